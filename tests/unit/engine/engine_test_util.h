@@ -62,7 +62,10 @@ inline std::optional<DenialReason> DenialOf(const CheckoutOutcome& o) {
   if (const Denied* d = std::get_if<Denied>(&o)) return d->reason;
   return std::nullopt;
 }
-inline const Queued* QueuedOf(const CheckoutOutcome& o) { return std::get_if<Queued>(&o); }
+inline std::optional<Queued> QueuedOf(const CheckoutOutcome& o) {
+  if (const Queued* q = std::get_if<Queued>(&o)) return *q;
+  return std::nullopt;
+}
 
 inline std::vector<EventKind> Kinds(const std::vector<Event>& events) {
   std::vector<EventKind> out;
