@@ -165,12 +165,6 @@ Decision Engine::Impl::CheckCapacity(const Feature& f, const CheckoutRequest& r,
   uint32_t need = UnitsNeeded(f, r);
   bool soft = f.enforcement == Enforcement::kSoft;
   Decision d;
-  if (need > 0 && !from_queue) {
-    auto rt = runtime_.find(f.name);
-    if (rt != runtime_.end() && !rt->second.queue.empty()) {
-      return NoSeats("waiters ahead", true);
-    }
-  }
   if (HasSeatCap(f) && need > 0) {
     uint64_t limit = uint64_t{f.seats} + (soft ? f.overdraft : 0);
     if (need > limit) return NoSeats("count exceeds the feature's seats", false);
@@ -192,6 +186,10 @@ Decision Engine::Impl::CheckCapacity(const Feature& f, const CheckoutRequest& r,
       d.overdraft_units = std::max(d.overdraft_units, static_cast<uint32_t>(beyond));
     }
     d.tokens = static_cast<uint32_t>(tokens);
+  }
+  if (need > 0 && !from_queue) {
+    auto rt = runtime_.find(f.name);
+    if (rt != runtime_.end() && !rt->second.queue.empty()) return NoSeats("waiters ahead", true);
   }
   d.granted = true;
   d.needs_binding = f.model == LicenseModel::kNamedUser && need > 0;
