@@ -93,6 +93,7 @@ Status Engine::Impl::SetEntitlement(Entitlement entitlement, TimePoint now) {
     if (capped < lease.expires_at) SetExpiry(lease, capped);
   }
   Advance(now);
+  queues_dirty_ = true;  // seats, pools or terms may have changed
   ServeQueues(now);
   return Status::Ok();
 }
@@ -102,6 +103,7 @@ Status Engine::Impl::SetRules(Rules rules, TimePoint now) {
   now = Clamp(now);
   Advance(now);
   rules_ = std::move(rules);
+  queues_dirty_ = true;  // reservations and maxima may have changed
   ServeQueues(now);
   return Status::Ok();
 }

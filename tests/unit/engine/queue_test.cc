@@ -135,12 +135,36 @@ TEST(QueueTest, WaiterDeniedByANewRuleIsAnsweredWithItsTicket) {
   Rules rules;
   rules.deny = {AccessRule{"cad", Matcher{MatchKind::kUser, "user-b"}}};
   ASSERT_TRUE(engine.SetRules(rules, kT0).ok());
-  EXPECT_TRUE(engine.TakeEvents().empty());  // still no seat: keeps waiting
-  ASSERT_TRUE(engine.Revoke(1, "admin", kT0));
+  // The waiter is answered at once rather than left waiting for a seat it cannot get.
   std::vector<Event> events = engine.TakeEvents();
-  ASSERT_EQ(Kinds(events), (std::vector{EventKind::kRevoked, EventKind::kDenied}));
-  EXPECT_EQ(events[1].ticket, t);
-  EXPECT_EQ(events[1].reason, DenialReason::kDeniedByRule);
+  ASSERT_EQ(Kinds(events), (std::vector{EventKind::kDenied}));
+  EXPECT_EQ(events[0].ticket, t);
+  EXPECT_EQ(events[0].reason, DenialReason::kDeniedByRule);
+  EXPECT_EQ(engine.UsageOf("cad", kT0)->queued, 0u);
+}
+
+TEST(QueueTest, ReloadWithMoreSeatsServesWaiters) {
+  Engine engine = MakeEngine({Queueing(1)});
+  EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("a"), "cad"), kT0)));
+  QueueTicket t = QueuedOf(engine.Checkout(Waiting(Client("b")), kT0))->ticket;
+  engine.TakeEvents();
+  Entitlement more;
+  more.features = {Queueing(2)};
+  ASSERT_TRUE(engine.SetEntitlement(more, kT0 + Seconds(1)).ok());
+  std::vector<Event> events = engine.TakeEvents();
+  ASSERT_EQ(Kinds(events), (std::vector{EventKind::kDequeued}));
+  EXPECT_EQ(events[0].ticket, t);
+}
+
+TEST(QueueTest, RuleChangeServesWaiters) {
+  Rules r;
+  r.reservations = {Reservation{"cad", 1, Matcher{MatchKind::kUser, "vip"}}};
+  Engine engine = MakeEngine({Queueing(2)}, r);
+  EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("a"), "cad"), kT0)));
+  ASSERT_TRUE(QueuedOf(engine.Checkout(Waiting(Client("b")), kT0)));
+  engine.TakeEvents();
+  ASSERT_TRUE(engine.SetRules(Rules{}, kT0 + Seconds(1)).ok());
+  EXPECT_EQ(Kinds(engine.TakeEvents()), (std::vector{EventKind::kDequeued}));
 }
 
 }  // namespace
