@@ -1,7 +1,8 @@
 // Sign rate of each key-store backend on real devices (a swtpm child process, a SoftHSM2
 // token) next to the software backend and to software verification. One process, one
 // fresh device each; every iteration is one full Sign call (host SHA-256, device
-// signature, 64-byte r||s).
+// signature, 64-byte r||s). Rates are wall-clock (UseRealTime): the device, not the calling
+// thread, does the work.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -66,8 +67,8 @@ int Main(int argc, char** argv) {
   testing::TempDir dir;
   auto soft = OpenProvisioned("soft:" + dir.path() + "/identity.pem", true);
   if (soft) {
-    benchmark::RegisterBenchmark("sign/soft", BM_Sign, soft.get());
-    benchmark::RegisterBenchmark("verify/openssl", BM_Verify, soft.get());
+    benchmark::RegisterBenchmark("sign/soft", BM_Sign, soft.get())->UseRealTime();
+    benchmark::RegisterBenchmark("verify/openssl", BM_Verify, soft.get())->UseRealTime();
   }
 #if TESSERA_BENCH_WITH_TPM
   std::optional<testing::Swtpm> swtpm;
@@ -75,14 +76,14 @@ int Main(int argc, char** argv) {
   swtpm->Start();
   auto tpm = OpenProvisioned("tpm:tcti=" + swtpm->tcti(), false);
   if (tpm) {
-    benchmark::RegisterBenchmark("sign/swtpm", BM_Sign, tpm.get());
+    benchmark::RegisterBenchmark("sign/swtpm", BM_Sign, tpm.get())->UseRealTime();
     benchmark::RegisterBenchmark("sign/swtpm", BM_Sign, tpm.get())->Threads(4)->UseRealTime();
   }
 #endif
 #if TESSERA_BENCH_WITH_PKCS11
   testing::SoftHsmToken token(dir.path() + "/softhsm", "bench", "1234");
   auto p11 = OpenProvisioned(token.uri(), false);
-  if (p11) benchmark::RegisterBenchmark("sign/softhsm2", BM_Sign, p11.get());
+  if (p11) benchmark::RegisterBenchmark("sign/softhsm2", BM_Sign, p11.get())->UseRealTime();
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
