@@ -1,0 +1,267 @@
+#include "server/daemon.h"
+
+#include <openssl/ssl.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "base/system_clock.h"
+#include "server/license_files.h"
+#include "server/license_service.h"
+#include "server/log.h"
+#include "server/net/listener.h"
+
+#ifndef TESSERA_VERSION
+#define TESSERA_VERSION "0.0.0"
+#endif
+
+namespace tessera::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string Str(std::uint64_t v) { return std::to_string(v); }
+
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  getrlimit(RLIMIT_NOFILE, &lim);
+  Log(LogLevel::kInfo, "file_limit", {{"nofile", Str(lim.rlim_cur)}});
+}
+
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerConfig& c) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  if (SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_3_VERSION) != 1) {
+    return Internal("cannot require TLS 1.3");
+  }
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(c.tls_cert_file, ec);
+  if (ec) return InvalidArgument("tls_cert_file '" + c.tls_cert_file + "': " + ec.message());
+  ctx->use_private_key_file(c.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) return InvalidArgument("tls_key_file '" + c.tls_key_file + "': " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return InvalidArgument("tls_key_file does not match tls_cert_file");
+  }
+  return ctx;
+}
+
+Status WritePortFile(const std::string& path, std::uint16_t port) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return Unavailable("cannot write port file '" + tmp + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Unavailable("cannot rename port file to '" + path + "': " + ec.message());
+  return Status::Ok();
+}
+
+// Drives signals: SIGTERM/SIGINT drain and stop, SIGHUP reloads the files.
+class Lifecycle {
+ public:
+  Lifecycle(asio::io_context& io, const ServerConfig& config, Listener& listener,
+            LicenseService& service)
+      : io_(io),
+        config_(config),
+        listener_(listener),
+        service_(service),
+        signals_(io, SIGTERM, SIGINT, SIGHUP),
+        timer_(io) {}
+
+  void Start() { WaitForSignal(); }
+
+ private:
+  void WaitForSignal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        Reload();
+        WaitForSignal();
+        return;
+      }
+      if (draining_) {
+        WaitForSignal();
+        return;
+      }
+      draining_ = true;
+      Log(LogLevel::kInfo, "draining",
+          {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"},
+           {"grace_ms", Str(config_.drain_grace_ms)},
+           {"connections", Str(listener_.connection_count())}});
+      asio::co_spawn(io_, Drain(), asio::detached);
+      WaitForSignal();
+    });
+  }
+
+  void Reload() {
+    Log(LogLevel::kInfo, "reload_started",
+        {{"entitlement_file", config_.entitlement_file}, {"rules_file", config_.rules_file}});
+    auto entitlement = LoadEntitlementFile(config_.entitlement_file);
+    auto rules = LoadRulesFile(config_.rules_file);
+    if (!entitlement.ok() || !rules.ok()) {
+      // Keep serving with the previous files.
+      Status s = entitlement.ok() ? rules.status() : entitlement.status();
+      Log(LogLevel::kError, "reload_failed", {{"error", s.ToString()}});
+      return;
+    }
+    service_.Reload(std::move(*entitlement), std::move(*rules), [](Status s) {
+      if (s.ok()) {
+        Log(LogLevel::kInfo, "reload_done");
+      } else {
+        Log(LogLevel::kError, "reload_failed", {{"error", s.ToString()}});
+      }
+    });
+  }
+
+  asio::awaitable<void> Drain() {
+    listener_.StopAccepting();
+    service_.BeginDrain();
+    tessera::v1::Frame push;
+    push.mutable_server_draining()->set_grace_ms(config_.drain_grace_ms);
+    listener_.Broadcast(push);
+    // In-flight work finishes while clients disconnect; close what is left after the grace.
+    const Duration deadline = MonotonicNow() + Duration(config_.drain_grace_ms);
+    while (listener_.connection_count() > 0 && MonotonicNow() < deadline) {
+      timer_.expires_after(std::chrono::milliseconds(20));
+      co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    listener_.CloseAll();
+    const Duration close_deadline = MonotonicNow() + std::chrono::seconds(2);
+    while (listener_.connection_count() > 0 && MonotonicNow() < close_deadline) {
+      timer_.expires_after(std::chrono::milliseconds(10));
+      co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    service_.Stop();
+    signals_.cancel();
+    Log(LogLevel::kInfo, "stopped");
+    io_.stop();
+  }
+
+  asio::io_context& io_;
+  const ServerConfig& config_;
+  Listener& listener_;
+  LicenseService& service_;
+  asio::signal_set signals_;
+  asio::steady_timer timer_;
+  bool draining_ = false;
+};
+
+}  // namespace
+
+int RunDaemon(const ServerConfig& config) {
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config.log_level, &level);
+  SetLogLevel(level);
+  std::signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
+
+  auto entitlement = LoadEntitlementFile(config.entitlement_file);
+  if (!entitlement.ok()) {
+    Log(LogLevel::kError, "bad_entitlement", {{"error", entitlement.status().ToString()}});
+    return kExitBadConfig;
+  }
+  auto rules = LoadRulesFile(config.rules_file);
+  if (!rules.ok()) {
+    Log(LogLevel::kError, "bad_rules", {{"error", rules.status().ToString()}});
+    return kExitBadConfig;
+  }
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!config.tls_cert_file.empty()) {
+    auto ctx = MakeTlsContext(config);
+    if (!ctx.ok()) {
+      Log(LogLevel::kError, "bad_tls", {{"error", ctx.status().ToString()}});
+      return kExitBadConfig;
+    }
+    tls = std::move(*ctx);
+  }
+  engine::EngineOptions options;
+  options.first_lease_id =
+      config.lease_id_seed != 0 ? config.lease_id_seed : SeedLeaseId(RealClock().Now());
+  std::size_t features = entitlement->features.size();
+  auto engine = engine::Engine::Create(options, std::move(*entitlement), std::move(*rules));
+  if (!engine.ok()) {
+    Log(LogLevel::kError, "bad_entitlement", {{"error", engine.status().ToString()}});
+    return kExitBadConfig;
+  }
+
+  asio::io_context io(static_cast<int>(config.io_threads));
+  LicenseService service(io, std::move(*engine));
+  ConnectionLimits limits;
+  limits.max_frame_bytes = config.max_frame_bytes;
+  limits.max_in_flight = config.max_in_flight;
+  limits.read_timeout = Duration(config.read_timeout_ms);
+  limits.idle_timeout = Duration(config.idle_timeout_ms);
+  limits.write_queue_bytes = config.write_queue_bytes;
+  ServerIdentity identity{config.server_id, "", TESSERA_VERSION};
+  Listener listener(io, limits, identity, config.max_connections, service, tls.get());
+
+  std::string host;
+  std::uint16_t port = 0;
+  (void)SplitHostPort(config.listen, &host, &port);
+  Status bound = listener.Bind(host, port);
+  if (!bound.ok()) {
+    Log(LogLevel::kError, "cannot_listen", {{"error", bound.ToString()}});
+    return kExitCannotListen;
+  }
+  if (!config.port_file.empty()) {
+    Status written = WritePortFile(config.port_file, listener.port());
+    if (!written.ok()) {
+      Log(LogLevel::kError, "cannot_write_port_file", {{"error", written.ToString()}});
+      return kExitCannotListen;
+    }
+  }
+  Log(LogLevel::kInfo, "listening",
+      {{"addr", host + ":" + Str(listener.port())},
+       {"tls", tls ? "on" : "off"},
+       {"server_id", config.server_id},
+       {"features", Str(features)},
+       {"first_lease_id", FormatLeaseId(options.first_lease_id)},
+       {"version", TESSERA_VERSION}});
+
+  Lifecycle lifecycle(io, config, listener, service);
+  lifecycle.Start();
+  service.Start();
+  listener.Start();
+
+  std::atomic<int> exit_code{kExitOk};
+  auto run = [&io, &exit_code]() {
+    try {
+      io.run();
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "runtime_failure", {{"what", e.what()}});
+      exit_code = kExitRuntimeFailure;
+      io.stop();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::uint32_t i = 1; i < config.io_threads; ++i) threads.emplace_back(run);
+  run();
+  for (auto& t : threads) t.join();
+  if (!config.port_file.empty()) std::remove(config.port_file.c_str());
+  return exit_code;
+}
+
+}  // namespace tessera::server

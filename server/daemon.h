@@ -1,0 +1,21 @@
+// tesserad's process lifecycle: load files, bind, serve, drain on SIGTERM, reload on SIGHUP.
+#pragma once
+
+#include "server/config.h"
+
+namespace tessera::server {
+
+// Process exit codes (docs/SERVER.md).
+enum ExitCode : int {
+  kExitOk = 0,              // clean shutdown (SIGTERM/SIGINT drained)
+  kExitRuntimeFailure = 1,  // an unexpected failure while serving
+  kExitUsage = 2,           // bad command line
+  kExitBadConfig = 3,       // invalid config, entitlement, rules or TLS files
+  kExitCannotListen = 4,    // cannot bind the listen address or write the port file
+};
+
+// Runs the server until it is told to stop. Returns an ExitCode.
+// REQUIRES: ValidateConfig(config) is OK.
+int RunDaemon(const ServerConfig& config);
+
+}  // namespace tessera::server

@@ -1,0 +1,98 @@
+// The licensing service: the RequestHandler that maps wire requests onto the engine.
+//
+// The engine is single-threaded: it lives on one strand, and connection coroutines only
+// reach it by spawning work onto that strand and awaiting the result. After every engine call
+// the service drains the engine's events: a queued checkout's final CheckoutReply, revocation
+// pushes (LeaseRevoked to every connection of the holder's client id) and one log line each.
+// An expiry driver on the same strand calls ExpireDue at the engine's next deadline, and at
+// least once a second.
+//
+// Lease ids on the wire: 16 lowercase hex digits of the engine's 64-bit id (PROTOCOL.md).
+//
+// Thread safety: Handle/OnClose/Reload/BeginDrain/Start/Stop are thread-safe.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "server/engine/engine.h"
+#include "server/net/handler.h"
+
+namespace tessera::server {
+
+// "0001926c3f8a1000" for id 0x1926c3f8a1000.
+std::string FormatLeaseId(engine::LeaseId id);
+// Inverse of FormatLeaseId; nullopt for anything else (or 0).
+std::optional<engine::LeaseId> ParseLeaseId(std::string_view text);
+
+// A first lease id derived from the start time, so ids differ across restarts:
+// unix milliseconds << 12 (room for 4096 leases per millisecond of uptime).
+engine::LeaseId SeedLeaseId(TimePoint start);
+
+class LicenseService : public RequestHandler {
+ public:
+  LicenseService(boost::asio::io_context& io, engine::Engine engine);
+  ~LicenseService() override;
+
+  // Starts the expiry driver.
+  void Start();
+  // Stops the expiry driver (for shutdown).
+  void Stop();
+
+  boost::asio::awaitable<HandlerReply> Handle(std::shared_ptr<const Session> session,
+                                              tessera::v1::Frame request) override;
+  void OnClose(std::uint64_t connection_id) override;
+
+  // Replaces entitlement and rules (SIGHUP). `done` gets the outcome, on the engine strand.
+  void Reload(engine::Entitlement entitlement, engine::Rules rules,
+              std::function<void(tessera::Status)> done);
+
+  // New checkouts are denied SERVER_DRAINING; queued ones are answered SERVER_DRAINING.
+  void BeginDrain();
+
+ private:
+  struct Waiter {
+    std::weak_ptr<PushSink> sink;
+    std::uint64_t connection_id = 0;
+    std::uint64_t request_id = 0;
+    std::optional<engine::DenialReason> override_reason;  // e.g. SERVER_DRAINING
+  };
+
+  boost::asio::awaitable<HandlerReply> HandleOnStrandAsync(std::shared_ptr<const Session> session,
+                                                           tessera::v1::Frame request);
+  HandlerReply HandleOnStrand(const Session& session, const tessera::v1::Frame& request);
+  HandlerReply Checkout(const Session& s, const tessera::v1::Frame& request, TimePoint now);
+  tessera::v1::Frame Heartbeat(const Session& s, const tessera::v1::HeartbeatRequest& r,
+                               TimePoint now);
+  tessera::v1::Frame Checkin(const Session& s, const tessera::v1::CheckinRequest& r, TimePoint now);
+  tessera::v1::Frame StatusQuery(const Session& s, const tessera::v1::StatusRequest& r,
+                                 TimePoint now);
+  tessera::v1::Frame CancelQueue(const Session& s, const tessera::v1::CancelQueueRequest& r,
+                                 TimePoint now);
+  void RegisterSession(const Session& session);
+  void DispatchEvents();
+  void ArmExpiry();
+  boost::asio::awaitable<void> ExpiryLoop();
+
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  Strand strand_;
+  engine::Engine engine_;                                                           // strand_ only
+  boost::asio::steady_timer expiry_timer_;                                          // strand_ only
+  std::optional<TimePoint> armed_for_;                                              // strand_ only
+  bool draining_ = false;                                                           // strand_ only
+  bool stopped_ = false;                                                            // strand_ only
+  std::map<engine::QueueTicket, Waiter> waiters_;                                   // strand_ only
+  std::map<std::pair<std::uint64_t, std::uint64_t>, engine::QueueTicket> tickets_;  // (conn, req)
+  // client id -> connection id -> sink, for pushes to a lease's holder.
+  std::map<std::string, std::map<std::uint64_t, std::weak_ptr<PushSink>>> clients_;
+  std::map<std::uint64_t, std::string> connection_client_;  // connection id -> client id
+};
+
+}  // namespace tessera::server
