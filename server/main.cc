@@ -26,7 +26,8 @@ struct Overrides {
   void Add(CLI::App& app, const std::string& flag, T ServerConfig::*field,
            const std::string& help) {
     auto value = std::make_shared<T>();
-    CLI::Option* opt = app.add_option(flag, *value, help);
+    CLI::Option* opt =
+        app.add_option(flag, *value, help)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     apply.push_back([opt, value, field](ServerConfig* c) {
       if (opt->count() > 0) c->*field = *value;
     });
