@@ -255,3 +255,23 @@ TEST_F(ServerTest, LeaseIdsDifferAcrossRestarts) {
 
 }  // namespace
 }  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+TEST_F(ServerTest, ExpiryDriverEndsUnrenewedLeasesWithoutAnyRequest) {
+  StartServer(R"({"features": [{"name": "cad", "seats": 1, "lease_ttl_ms": 400,
+                                 "heartbeat_interval_ms": 100}]})");
+  {
+    auto gone = Client("gone");
+    auto lease = gone->Checkout("cad", "1.0");
+    ASSERT_TRUE(lease->checkout_reply().has_granted());
+  }  // the client vanishes without checking in
+  // No request reaches the server meanwhile: only the expiry driver can end the lease.
+  EXPECT_TRUE(server_->WaitForLog("kind=expired", std::chrono::seconds(10)));
+  auto next = Client("next", "bob");
+  EXPECT_TRUE(next->Checkout("cad", "1.0")->checkout_reply().has_granted());
+}
+
+}  // namespace
+}  // namespace tessera::testing
