@@ -54,9 +54,11 @@ inline Engine MakeEngine(std::vector<Feature> features, Rules rules = {}) {
 }
 
 inline bool IsGranted(const CheckoutOutcome& o) { return std::holds_alternative<Granted>(o); }
-inline const Lease& LeaseOf(const CheckoutOutcome& o) {
+// By value: the outcome is usually a temporary.
+inline Lease LeaseOf(const CheckoutOutcome& o) {
   EXPECT_TRUE(IsGranted(o));
-  return std::get<Granted>(o).lease;
+  if (const Granted* g = std::get_if<Granted>(&o)) return g->lease;
+  return Lease{};
 }
 inline std::optional<DenialReason> DenialOf(const CheckoutOutcome& o) {
   if (const Denied* d = std::get_if<Denied>(&o)) return d->reason;
@@ -73,11 +75,12 @@ inline std::vector<EventKind> Kinds(const std::vector<Event>& events) {
   return out;
 }
 
-inline const Event* FindEvent(const std::vector<Event>& events, EventKind kind) {
+// The first event of `kind`, by value (the list is usually a temporary).
+inline std::optional<Event> FindEvent(const std::vector<Event>& events, EventKind kind) {
   for (const Event& e : events) {
-    if (e.kind == kind) return &e;
+    if (e.kind == kind) return e;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 }  // namespace tessera::engine::testing

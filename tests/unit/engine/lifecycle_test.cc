@@ -28,8 +28,8 @@ TEST(LifecycleTest, LeaseIsGoneExactlyAtItsExpiryForEveryCall) {
             LossReason::kExpired);
   EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("b"), "cad"), renewed.expires_at)));
   std::vector<Event> events = engine.TakeEvents();
-  const Event* expired = FindEvent(events, EventKind::kExpired);
-  ASSERT_NE(expired, nullptr);
+  std::optional<Event> expired = FindEvent(events, EventKind::kExpired);
+  ASSERT_TRUE(expired);
   EXPECT_EQ(expired->at, renewed.expires_at);
 }
 

@@ -100,8 +100,8 @@ TEST(MeteredTest, PerCheckoutDrawsUnitsAndNeverGoesBelowZero) {
   CheckoutRequest r = Req(Client("a"), "runs");
   r.metered_units = 3;
   EXPECT_EQ(LeaseOf(engine.Checkout(r, kT0)).metered_units, 3u);
-  const Event* m = FindEvent(engine.TakeEvents(), EventKind::kMeteredConsumed);
-  ASSERT_NE(m, nullptr);
+  std::optional<Event> m = FindEvent(engine.TakeEvents(), EventKind::kMeteredConsumed);
+  ASSERT_TRUE(m);
   EXPECT_EQ(m->units, 3u);
   EXPECT_EQ(m->metered_remaining, 2);
   r.client = Client("b");
@@ -198,8 +198,8 @@ TEST(OverdraftTest, SoftEnforcementFlagsGrantsBeyondSeatsUpToTheOverdraft) {
   const Lease b = LeaseOf(engine.Checkout(Req(Client("b"), "cad", 2), kT0));
   EXPECT_TRUE(b.overdraft);
   std::vector<Event> events = engine.TakeEvents();
-  const Event* o = FindEvent(events, EventKind::kOverdraftUsed);
-  ASSERT_NE(o, nullptr);
+  std::optional<Event> o = FindEvent(events, EventKind::kOverdraftUsed);
+  ASSERT_TRUE(o);
   EXPECT_EQ(o->count, 1u);
   EXPECT_EQ(o->lease_id, b.id);
   EXPECT_EQ(engine.UsageOf("cad", kT0)->overdraft_in_use, 1u);

@@ -31,7 +31,7 @@ TEST(QueueTest, FreedSeatGoesToTheFirstWaiter) {
   engine.TakeEvents();
   ASSERT_TRUE(std::holds_alternative<Released>(engine.Checkin(a.id, "a", 0, kT0 + Seconds(1))));
   std::vector<Event> events = engine.TakeEvents();
-  const Event* d = FindEvent(events, EventKind::kDequeued);
+  std::optional<Event> d = FindEvent(events, EventKind::kDequeued);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->ticket, tb);
   EXPECT_EQ(d->client.client_id, "b");
