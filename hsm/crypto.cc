@@ -91,7 +91,20 @@ Status VerifySignature(std::span<const uint8_t> spki, std::span<const uint8_t> m
 
 Status VerifyDigestSignature(std::span<const uint8_t> spki, const Digest& digest,
                              const Signature& signature) {
+  TESSERA_ASSIGN_OR_RETURN(Verifier verifier, Verifier::Create(spki));
+  return verifier.VerifyDigest(digest, signature);
+}
+
+Result<Verifier> Verifier::Create(std::span<const uint8_t> spki) {
   TESSERA_ASSIGN_OR_RETURN(PkeyPtr key, ParseP256(spki));
+  return Verifier(std::shared_ptr<EVP_PKEY>(key.release(), PkeyFree()));
+}
+
+Status Verifier::Verify(std::span<const uint8_t> message, const Signature& signature) const {
+  return VerifyDigest(Sha256(message), signature);
+}
+
+Status Verifier::VerifyDigest(const Digest& digest, const Signature& signature) const {
   std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(signature.data(), 32, nullptr);
   BIGNUM* s = BN_bin2bn(signature.data() + 32, 32, nullptr);
@@ -104,14 +117,12 @@ Status VerifyDigestSignature(std::span<const uint8_t> spki, const Digest& digest
   int der_len = i2d_ECDSA_SIG(sig.get(), &der);
   if (der_len <= 0) return Internal("cannot encode ECDSA signature");
   std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new(key.get(), nullptr), &EVP_PKEY_CTX_free);
-  int ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
-                   EVP_PKEY_verify(ctx.get(), der, static_cast<size_t>(der_len), digest.data(),
-                                   digest.size()) == 1
-               ? 1
-               : 0;
+      EVP_PKEY_CTX_new(key_.get(), nullptr), &EVP_PKEY_CTX_free);
+  bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+            EVP_PKEY_verify(ctx.get(), der, static_cast<size_t>(der_len), digest.data(),
+                            digest.size()) == 1;
   OPENSSL_free(der);
-  if (ok != 1) return PermissionDenied("signature does not verify");
+  if (!ok) return PermissionDenied("signature does not verify");
   return Status::Ok();
 }
 

@@ -4,12 +4,16 @@
 // Thread safety: free functions over values.
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "base/encoding.h"
 #include "base/status.h"
 #include "hsm/key_store.h"
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace tessera::hsm {
 
@@ -30,6 +34,23 @@ Status VerifySignature(std::span<const uint8_t> spki, std::span<const uint8_t> m
                        const Signature& signature);
 Status VerifyDigestSignature(std::span<const uint8_t> spki, const Digest& digest,
                              const Signature& signature);
+
+// A parsed P-256 public key for repeated verification: parsing the DER dominates a one-shot
+// VerifySignature, so verifiers of many signatures by one key keep one of these.
+// Thread safety: Verify may be called concurrently on one object.
+class Verifier {
+ public:
+  // Errors: InvalidArgument when `spki` is not a P-256 SubjectPublicKeyInfo.
+  static Result<Verifier> Create(std::span<const uint8_t> spki);
+
+  // OK, or PermissionDenied when the signature does not verify.
+  Status Verify(std::span<const uint8_t> message, const Signature& signature) const;
+  Status VerifyDigest(const Digest& digest, const Signature& signature) const;
+
+ private:
+  explicit Verifier(std::shared_ptr<evp_pkey_st> key) : key_(std::move(key)) {}
+  std::shared_ptr<evp_pkey_st> key_;
+};
 
 // DER ECDSA-Sig-Value -> r||s. Errors: InvalidArgument.
 Result<Signature> SignatureFromDer(std::span<const uint8_t> der);

@@ -47,6 +47,16 @@ void BM_Verify(benchmark::State& state, KeyStore* store) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void BM_VerifyParsedKey(benchmark::State& state, KeyStore* store) {
+  Verifier verifier = Verifier::Create(store->PublicKeyDer().value()).value();
+  Signature sig = store->Sign(Message()).value();
+  for (auto _ : state) {
+    Status ok = verifier.Verify(Message(), sig);
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 std::unique_ptr<KeyStore> OpenProvisioned(const std::string& uri, bool insecure) {
   auto store = OpenKeyStore(uri, {.allow_insecure = insecure});
   if (!store.ok()) {
@@ -69,6 +79,8 @@ int Main(int argc, char** argv) {
   if (soft) {
     benchmark::RegisterBenchmark("sign/soft", BM_Sign, soft.get())->UseRealTime();
     benchmark::RegisterBenchmark("verify/openssl", BM_Verify, soft.get())->UseRealTime();
+    benchmark::RegisterBenchmark("verify/openssl-parsed-key", BM_VerifyParsedKey, soft.get())
+        ->UseRealTime();
   }
 #if TESSERA_BENCH_WITH_TPM
   std::optional<testing::Swtpm> swtpm;

@@ -74,6 +74,19 @@ TEST(CryptoTest, DerSignatureConvertsAndVerifies) {
   EXPECT_EQ(VerifySignature(k.spki, AsBytes("other"), *sig).code(), StatusCode::kPermissionDenied);
 }
 
+TEST(CryptoTest, VerifierKeepsTheParsedKey) {
+  TestKey k;
+  auto verifier = Verifier::Create(k.spki);
+  ASSERT_TRUE(verifier.ok()) << verifier.status().ToString();
+  for (std::string_view msg : {"one", "two"}) {
+    auto sig = SignatureFromDer(k.SignDer(Sha256(AsBytes(msg))));
+    ASSERT_TRUE(sig.ok());
+    EXPECT_TRUE(verifier->Verify(AsBytes(msg), *sig).ok());
+    EXPECT_EQ(verifier->Verify(AsBytes("three"), *sig).code(), StatusCode::kPermissionDenied);
+  }
+  EXPECT_EQ(Verifier::Create(Bytes{0x30, 0x00}).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(CryptoTest, ShortComponentsAreLeftPadded) {
   uint8_t r[] = {0x01, 0x02};
   uint8_t s[] = {0x03};
