@@ -12,13 +12,14 @@ struct ErrorInfo {
   StatusCode code;
 };
 
-constexpr std::array<ErrorInfo, 15> kErrors = {{
+constexpr std::array<ErrorInfo, 16> kErrors = {{
     {HsmError::kKeyNotFound, "hsm.key_not_found", StatusCode::kNotFound},
     {HsmError::kTokenNotFound, "hsm.token_not_found", StatusCode::kNotFound},
     {HsmError::kModuleLoad, "hsm.module_load", StatusCode::kFailedPrecondition},
     {HsmError::kWrongPin, "hsm.wrong_pin", StatusCode::kPermissionDenied},
     {HsmError::kPinLocked, "hsm.pin_locked", StatusCode::kPermissionDenied},
     {HsmError::kLockout, "hsm.lockout", StatusCode::kFailedPrecondition},
+    {HsmError::kPolicyMismatch, "hsm.policy_mismatch", StatusCode::kFailedPrecondition},
     {HsmError::kDeviceGone, "hsm.device_gone", StatusCode::kUnavailable},
     {HsmError::kBusy, "hsm.busy", StatusCode::kResourceExhausted},
     {HsmError::kKeyExists, "hsm.key_exists", StatusCode::kAlreadyExists},

@@ -23,6 +23,7 @@ enum class HsmError {
   kWrongPin,         // the PIN was refused (PermissionDenied)
   kPinLocked,        // the token locked the PIN after failed attempts (PermissionDenied)
   kLockout,          // the TPM is in dictionary-attack lockout (FailedPrecondition)
+  kPolicyMismatch,   // the key's PCR policy is not met: boot state changed (FailedPrecondition)
   kDeviceGone,       // the device or its connection went away (Unavailable)
   kBusy,             // the device stayed busy through every retry, or the queue is full
   kKeyExists,        // creating a key where one exists, without replace (AlreadyExists)

@@ -52,6 +52,17 @@ Result<uint32_t> ParseHandle(std::string_view name, const std::string& value) {
   return static_cast<uint32_t>(v);
 }
 
+Result<std::vector<uint32_t>> ParsePcrList(const std::string& value) {
+  std::vector<uint32_t> pcrs;
+  for (std::string_view item : Split(value, ',')) {
+    TESSERA_ASSIGN_OR_RETURN(uint32_t pcr, ParseHandle("pcr", std::string(item)));
+    if (pcr > 23) return BadUri("PCR index out of range 0..23: " + std::string(item));
+    pcrs.push_back(pcr);
+  }
+  if (pcrs.empty()) return BadUri("pcrs= needs at least one PCR index");
+  return pcrs;
+}
+
 Result<KeyUri> ParseTpm(std::string_view rest) {
   TpmUri uri;
   TESSERA_ASSIGN_OR_RETURN(auto attrs, ParseAttributes(rest, ';'));
@@ -65,6 +76,8 @@ Result<KeyUri> ParseTpm(std::string_view rest) {
       TESSERA_ASSIGN_OR_RETURN(uri.counter_index, ParseHandle(a.name, a.value));
       if ((uri.counter_index >> 24) != 0x01)
         return BadUri("counter must be an NV index (0x01......)");
+    } else if (a.name == "pcrs") {
+      TESSERA_ASSIGN_OR_RETURN(uri.pcrs, ParsePcrList(a.value));
     } else {
       return BadUri("unknown tpm attribute '" + std::string(a.name) + "'");
     }

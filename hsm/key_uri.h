@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "base/encoding.h"
 #include "base/status.h"
@@ -19,11 +20,12 @@ inline constexpr uint32_t kDefaultTpmCounterIndex = 0x01800100;  // owner NV ran
 inline constexpr std::string_view kDefaultPkcs11Object = "tessera-identity";
 inline constexpr std::string_view kDefaultPinEnv = "TESSERA_PKCS11_PIN";
 
-// tpm:[tcti=<tcti conf>][;handle=<persistent handle>][;counter=<NV index>]
+// tpm:[tcti=<tcti conf>][;handle=<persistent handle>][;counter=<NV index>][;pcrs=<n,n,...>]
 struct TpmUri {
   std::string tcti{kDefaultTcti};
   uint32_t key_handle = kDefaultTpmKeyHandle;
   uint32_t counter_index = kDefaultTpmCounterIndex;
+  std::vector<uint32_t> pcrs;  // SHA-256 PCRs the key's use is bound to; empty: no policy
 };
 
 // Where the PIN comes from: never the URI itself, never argv.

@@ -11,6 +11,7 @@
 
 #include "hsm/crypto.h"
 #include "hsm/hsm_error.h"
+#include "hsm/tpm/tpm_policy.h"
 #include "hsm/tpm/tpm_rc.h"
 #include "hsm/worker.h"
 
@@ -51,13 +52,19 @@ TPM2B_PUBLIC SrkTemplate() {
   return t;
 }
 
-TPM2B_PUBLIC IdentityKeyTemplate() {
+// With a policy digest the key is usable only through that policy (no userWithAuth).
+TPM2B_PUBLIC IdentityKeyTemplate(const TPM2B_DIGEST* policy) {
   TPM2B_PUBLIC t{};
   t.publicArea.type = TPM2_ALG_ECC;
   t.publicArea.nameAlg = TPM2_ALG_SHA256;
   t.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                  TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                  TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_NODA;
+                                  TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT |
+                                  TPMA_OBJECT_NODA;
+  if (policy != nullptr) {
+    t.publicArea.authPolicy = *policy;
+  } else {
+    t.publicArea.objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
+  }
   auto& ecc = t.publicArea.parameters.eccDetail;
   ecc.symmetric.algorithm = TPM2_ALG_NULL;
   ecc.scheme.scheme = TPM2_ALG_ECDSA;
@@ -89,6 +96,7 @@ class TpmKeyStore final : public KeyStore {
     c.monotonic_counter = true;
     c.hardware_counter = true;
     c.trusted_clock = true;
+    c.pcr_policy = true;
     return c;
   }
 
@@ -245,6 +253,12 @@ class TpmKeyStore final : public KeyStore {
                                                       Hex(uri_.key_handle) +
                                                       " is not an unrestricted P-256 signing key");
     }
+    if ((area.objectAttributes & TPMA_OBJECT_USERWITHAUTH) == 0 && uri_.pcrs.empty()) {
+      (void)Esys_TR_Close(esys_, &*tr);
+      return MakeHsmError(HsmError::kPolicyMismatch,
+                          "the key at TPM handle " + Hex(uri_.key_handle) +
+                              " is bound to a PCR policy; the key URI must name its pcrs=");
+    }
     const auto& point = area.unique.ecc;
     TESSERA_ASSIGN_OR_RETURN(spki_,
                              SpkiFromXY(std::span<const uint8_t>(point.x.buffer, point.x.size),
@@ -264,11 +278,23 @@ class TpmKeyStore final : public KeyStore {
     TPMT_TK_HASHCHECK validation{};
     validation.tag = TPM2_ST_HASHCHECK;
     validation.hierarchy = TPM2_RH_NULL;
+    ESYS_TR auth = ESYS_TR_PASSWORD;
+    ESYS_TR session = ESYS_TR_NONE;
+    if (!uri_.pcrs.empty()) {
+      TPML_PCR_SELECTION sel = Sha256PcrSelection(uri_.pcrs);
+      TESSERA_RETURN_IF_ERROR(Check("PolicyPCR", [&] {
+        return StartPcrPolicySession(esys_, TPM2_SE_POLICY, sel, &session);
+      }));
+      auth = session;
+    }
     EsysPtr<TPMT_SIGNATURE> sig;
-    TESSERA_RETURN_IF_ERROR(Check("Sign", [&] {
-      return Esys_Sign(esys_, key_, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &in, &scheme,
-                       &validation, sig.out());
-    }));
+    Status signed_ok = Check("Sign", [&] {
+      return Esys_Sign(esys_, key_, auth, ESYS_TR_NONE, ESYS_TR_NONE, &in, &scheme, &validation,
+                       sig.out());
+    });
+    // Policy sessions take a TPM session slot: never leave one behind.
+    if (session != ESYS_TR_NONE && esys_ != nullptr) (void)Esys_FlushContext(esys_, session);
+    TESSERA_RETURN_IF_ERROR(signed_ok);
     if (sig->sigAlg != TPM2_ALG_ECDSA) {
       return MakeHsmError(HsmError::kDevice, "TPM returned a non-ECDSA signature");
     }
@@ -323,7 +349,13 @@ class TpmKeyStore final : public KeyStore {
     TPM2B_SENSITIVE_CREATE sensitive{};
     TPM2B_DATA outside{};
     TPML_PCR_SELECTION pcrs{};
-    TPM2B_PUBLIC tmpl = IdentityKeyTemplate();
+    TPM2B_DIGEST policy{};
+    if (!uri_.pcrs.empty()) {
+      TPML_PCR_SELECTION sel = Sha256PcrSelection(uri_.pcrs);
+      TESSERA_RETURN_IF_ERROR(
+          Check("PolicyPCR(trial)", [&] { return PcrPolicyDigest(esys_, sel, &policy); }));
+    }
+    TPM2B_PUBLIC tmpl = IdentityKeyTemplate(uri_.pcrs.empty() ? nullptr : &policy);
     EsysPtr<TPM2B_PRIVATE> priv;
     EsysPtr<TPM2B_PUBLIC> pub;
     TESSERA_RETURN_IF_ERROR(Check("Create", [&] {

@@ -34,6 +34,9 @@ Status TpmError(std::string_view what, TSS2_RC rc) {
   switch (TpmBaseRc(rc)) {
     case TPM2_RC_LOCKOUT:
       return MakeHsmError(HsmError::kLockout, detail);
+    case TPM2_RC_POLICY_FAIL:
+    case TPM2_RC_PCR_CHANGED:
+      return MakeHsmError(HsmError::kPolicyMismatch, detail);
     case TPM2_RC_RETRY:
     case TPM2_RC_YIELDED:
     case TPM2_RC_TESTING:

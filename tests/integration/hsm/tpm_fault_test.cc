@@ -135,6 +135,44 @@ TEST_F(TpmFaultTest, UncleanRestartShowsInClockTuple) {
   EXPECT_FALSE(after->safe) << "the clock may have gone back to its last saved value";
 }
 
+TEST_F(TpmFaultTest, PcrPolicyBindsSigningToBootState) {
+  Bytes spki;
+  {
+    auto store = Open(";pcrs=16");
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->capabilities().pcr_policy);
+    auto provisioned = Provision(*store, {});
+    ASSERT_TRUE(provisioned.ok()) << provisioned.status().ToString();
+    spki = provisioned->public_key_der;
+  }
+  {
+    // The same key without its policy in the URI is refused with a clear error.
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    auto sig = store->Sign(AsBytes("no policy"));
+    EXPECT_EQ(HsmErrorOf(sig.status()), HsmError::kPolicyMismatch) << sig.status().ToString();
+  }
+  // The "boot state" changes: PCR 16 (debug, resettable) is extended.
+  ASSERT_EQ(Tools({"tpm2_pcrextend",
+                   "16:sha256=0101010101010101010101010101010101010101010101010101010101010101"})
+                .exit_code,
+            0);
+  {
+    auto store = Open(";pcrs=16");
+    ASSERT_NE(store, nullptr);
+    auto sig = store->Sign(AsBytes("after extend"));
+    ASSERT_FALSE(sig.ok());
+    EXPECT_EQ(HsmErrorOf(sig.status()), HsmError::kPolicyMismatch) << sig.status().ToString();
+  }
+  // Back to the measured state: signing works again.
+  ASSERT_EQ(Tools({"tpm2_pcrreset", "16"}).exit_code, 0);
+  auto store = Open(";pcrs=16");
+  ASSERT_NE(store, nullptr);
+  auto sig = store->Sign(AsBytes("state restored"));
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_TRUE(VerifySignature(spki, AsBytes("state restored"), *sig).ok());
+}
+
 TEST_F(TpmFaultTest, MissingKeyIsTyped) {
   auto store = Open(";handle=0x81000177");
   ASSERT_NE(store, nullptr);

@@ -28,6 +28,16 @@ TEST(KeyUriTest, TpmWithTctiContainingEqualsSigns) {
   EXPECT_EQ(tpm.counter_index, 25165825u);  // 0x01800001
 }
 
+TEST(KeyUriTest, TpmPcrPolicy) {
+  auto uri = ParseKeyUri("tpm:pcrs=0,7,16");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  EXPECT_EQ(std::get<TpmUri>(*uri).pcrs, (std::vector<uint32_t>{0, 7, 16}));
+  EXPECT_TRUE(std::get<TpmUri>(ParseKeyUri("tpm:").value()).pcrs.empty());
+  EXPECT_EQ(HsmErrorOf(ParseKeyUri("tpm:pcrs=24").status()), HsmError::kBadUri);
+  EXPECT_EQ(HsmErrorOf(ParseKeyUri("tpm:pcrs=,").status()), HsmError::kBadUri);
+  EXPECT_EQ(HsmErrorOf(ParseKeyUri("tpm:pcrs=a").status()), HsmError::kBadUri);
+}
+
 TEST(KeyUriTest, TpmRejectsBadHandles) {
   EXPECT_EQ(HsmErrorOf(ParseKeyUri("tpm:handle=0x80000001").status()), HsmError::kBadUri);
   EXPECT_EQ(HsmErrorOf(ParseKeyUri("tpm:handle=nope").status()), HsmError::kBadUri);

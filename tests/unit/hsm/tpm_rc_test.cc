@@ -27,6 +27,8 @@ TEST(TpmRcTest, TypedErrors) {
   EXPECT_EQ(HsmErrorOf(TpmError("Sign", TPM2_RC_AUTH_FAIL | TPM2_RC_S | TPM2_RC_1)),
             HsmError::kWrongPin);
   EXPECT_EQ(HsmErrorOf(TpmError("Sign", TPM2_RC_RETRY)), HsmError::kBusy);
+  EXPECT_EQ(HsmErrorOf(TpmError("Sign", TPM2_RC_POLICY_FAIL | TPM2_RC_S | TPM2_RC_1)),
+            HsmError::kPolicyMismatch);
   EXPECT_EQ(HsmErrorOf(TpmError("Sign", TPM2_RC_VALUE | TPM2_RC_P | TPM2_RC_2)), HsmError::kDevice);
 }
 
