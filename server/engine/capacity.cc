@@ -38,8 +38,9 @@ std::vector<Holder> Engine::Impl::Holders(const Feature& f) const {
 }
 
 uint32_t Engine::Impl::UnitsHeld(const Feature& f) const {
-  uint64_t sum = 0;
-  for (const Holder& h : Holders(f)) sum += h.units;
+  auto rt = runtime_.find(f.name);
+  if (rt == runtime_.end()) return 0;
+  uint64_t sum = f.model == LicenseModel::kNamedUser ? rt->second.bindings : rt->second.lease_units;
   return static_cast<uint32_t>(std::min<uint64_t>(sum, std::numeric_limits<uint32_t>::max()));
 }
 
@@ -88,8 +89,7 @@ uint32_t Engine::Impl::PoolTokensInUse(const std::string& pool) const {
   for (const Feature& f : entitlement_.features) {
     if (f.model != LicenseModel::kTokenPool || f.pool != pool) continue;
     auto rt = runtime_.find(f.name);
-    if (rt == runtime_.end()) continue;
-    for (LeaseId id : rt->second.leases) sum += leases_.at(id).tokens;
+    if (rt != runtime_.end()) sum += rt->second.tokens;
   }
   return static_cast<uint32_t>(std::min<uint64_t>(sum, std::numeric_limits<uint32_t>::max()));
 }

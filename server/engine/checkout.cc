@@ -88,9 +88,9 @@ std::optional<CheckoutOutcome> Engine::Impl::TryExisting(const CheckoutRequest& 
   }
   auto rt = runtime_.find(r.feature);
   if (rt == runtime_.end()) return std::nullopt;
-  for (LeaseId id : rt->second.leases) {
+  for (LeaseId id : rt->second.lingering) {
     Lease& lease = leases_.at(id);
-    if (lease.lingering && lease.client.client_id == r.client.client_id && lease.count == r.count &&
+    if (lease.client.client_id == r.client.client_id && lease.count == r.count &&
         lease.version == r.version && r.borrow_duration.count() == 0) {
       Renew(lease, now, EventKind::kReclaimed);
       return Granted{lease};

@@ -55,34 +55,41 @@ std::string ReloadConflict(const Feature* old_f, const Feature* new_f) {
 
 }  // namespace
 
-Status Engine::Impl::SetEntitlement(Entitlement entitlement, TimePoint now) {
-  TESSERA_RETURN_IF_ERROR(ValidateEntitlement(entitlement));
-  now = Clamp(now);
-  Advance(now);
+// Ends what cannot survive the move to `next`: leases (revoked), waiters (denied) and
+// named-user bindings of features that were removed or changed model or pool.
+void Engine::Impl::DropConflicts(const Entitlement& next, TimePoint now) {
+  auto conflicts = [&](const std::string& feature) {
+    return !ReloadConflict(FindFeature(feature), next.FindFeature(feature)).empty();
+  };
   std::vector<std::pair<LeaseId, std::string>> doomed;
   for (const auto& [id, lease] : leases_) {
-    std::string why =
-        ReloadConflict(FindFeature(lease.feature), entitlement.FindFeature(lease.feature));
+    std::string why = ReloadConflict(FindFeature(lease.feature), next.FindFeature(lease.feature));
     if (!why.empty()) doomed.emplace_back(id, std::move(why));
   }
   for (const auto& [id, why] : doomed) Revoke(id, why, now);
   std::vector<QueueTicket> orphans;
   for (const auto& [ticket, feature] : waiting_) {
-    if (!ReloadConflict(FindFeature(feature), entitlement.FindFeature(feature)).empty()) {
-      orphans.push_back(ticket);
-    }
+    if (conflicts(feature)) orphans.push_back(ticket);
   }
   for (QueueTicket t : orphans) {
     std::optional<Waiter> w = RemoveWaiter(t);
     EmitDenied(w->request, DenialReason::kNoSuchFeature, "feature changed by a reload", t, now);
   }
   std::erase_if(bindings_, [&](const auto& kv) {
-    bool drop =
-        !ReloadConflict(FindFeature(kv.first.first), entitlement.FindFeature(kv.first.first))
-             .empty();
-    if (drop) binding_by_seq_.erase(kv.second.seq);
+    bool drop = conflicts(kv.first.first);
+    if (drop) {
+      binding_by_seq_.erase(kv.second.seq);
+      runtime_[kv.first.first].bindings--;
+    }
     return drop;
   });
+}
+
+Status Engine::Impl::SetEntitlement(Entitlement entitlement, TimePoint now) {
+  TESSERA_RETURN_IF_ERROR(ValidateEntitlement(entitlement));
+  now = Clamp(now);
+  Advance(now);
+  DropConflicts(entitlement, now);
   entitlement_ = std::move(entitlement);
   feature_index_.clear();
   for (size_t i = 0; i < entitlement_.features.size(); ++i) {

@@ -46,9 +46,16 @@ struct Holder {
 // metered only with seats > 0).
 bool HasSeatCap(const Feature& f);
 
+// Per-feature bookkeeping, kept in step with leases_ and bindings_ so that a checkout costs
+// O(log n) unless reservations or maxima make it look at the holders.
 struct FeatureRuntime {
   std::set<LeaseId> leases;
   std::deque<Waiter> queue;
+  uint64_t lease_units = 0;                     // sum of lease counts
+  uint64_t tokens = 0;                          // pool tokens held by its leases
+  uint32_t bindings = 0;                        // named-user bindings
+  std::set<LeaseId> lingering;                  // lingering leases
+  std::map<std::string, uint32_t> user_leases;  // user -> live leases
 };
 
 // The result of evaluating a checkout against the feature, rules and capacity.
@@ -69,6 +76,7 @@ class Engine::Impl {
 
   // engine.cc
   Status SetEntitlement(Entitlement entitlement, TimePoint now);
+  void DropConflicts(const Entitlement& next, TimePoint now);
   Status SetRules(Rules rules, TimePoint now);
   TimePoint Clamp(TimePoint now);
   const Feature* FindFeature(const std::string& name) const;

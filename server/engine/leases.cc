@@ -70,7 +70,12 @@ Lease& Engine::Impl::Grant(const CheckoutRequest& r, const Feature& f, const Dec
 
 // Adds a lease to the per-feature set, the nonce index and the deadlines.
 void Engine::Impl::IndexLease(const Lease& lease) {
-  runtime_[lease.feature].leases.insert(lease.id);
+  FeatureRuntime& rt = runtime_[lease.feature];
+  rt.leases.insert(lease.id);
+  rt.lease_units += lease.count;
+  rt.tokens += lease.tokens;
+  rt.user_leases[lease.client.user]++;
+  if (lease.lingering) rt.lingering.insert(lease.id);
   if (!lease.nonce.empty() && !lease.lingering) {
     nonces_[{lease.client.client_id, lease.feature, lease.nonce}] = lease.id;
   }
@@ -81,6 +86,7 @@ void Engine::Impl::Renew(Lease& lease, TimePoint now, EventKind kind) {
   const Feature* f = FindFeature(lease.feature);
   if (lease.lingering) {
     lease.lingering = false;
+    runtime_[lease.feature].lingering.erase(lease.id);
     lease.borrowed = false;
     if (!lease.nonce.empty()) {
       nonces_[{lease.client.client_id, lease.feature, lease.nonce}] = lease.id;
@@ -98,7 +104,12 @@ Lease Engine::Impl::EndLease(LeaseId id, LossReason why) {
   Lease l = std::move(it->second);
   leases_.erase(it);
   deadlines_.erase({l.expires_at, DeadlineKind::kLease, id});
-  runtime_[l.feature].leases.erase(id);
+  FeatureRuntime& rt = runtime_[l.feature];
+  rt.leases.erase(id);
+  rt.lease_units -= l.count;
+  rt.tokens -= l.tokens;
+  rt.lingering.erase(id);
+  if (--rt.user_leases[l.client.user] == 0) rt.user_leases.erase(l.client.user);
   auto n = nonces_.find({l.client.client_id, l.feature, l.nonce});
   if (n != nonces_.end() && n->second == id) nonces_.erase(n);
   ended_[id] = Ended{l.client.client_id, why};
@@ -153,6 +164,7 @@ CheckinOutcome Engine::Impl::Checkin(LeaseId id, std::string_view client_id, uin
   }
   if (f.linger.count() > 0) {
     lease.lingering = true;
+    runtime_[lease.feature].lingering.insert(lease.id);
     nonces_.erase({lease.client.client_id, lease.feature, lease.nonce});
     SetExpiry(lease, CapExpiry(&f, now + f.linger));
     Emit(MakeEvent(EventKind::kReleased, now, lease));
@@ -234,6 +246,7 @@ void Engine::Impl::BindUser(const Feature& f, const ClientInfo& client, bool ove
   binding_by_seq_[rec.seq] = key;
   deadlines_.insert({rec.binding.held_until, DeadlineKind::kBinding, rec.seq});
   bindings_.emplace(key, std::move(rec));
+  runtime_[f.name].bindings++;
 }
 
 void Engine::Impl::MaybeReleaseBinding(const std::string& feature, const std::string& user,
@@ -244,14 +257,14 @@ void Engine::Impl::MaybeReleaseBinding(const std::string& feature, const std::st
   deadlines_.erase({it->second.binding.held_until, DeadlineKind::kBinding, it->second.seq});
   binding_by_seq_.erase(it->second.seq);
   bindings_.erase(it);
+  runtime_[feature].bindings--;
   queues_dirty_ = true;
 }
 
 bool Engine::Impl::UserHasLease(const std::string& feature, const std::string& user) const {
   auto rt = runtime_.find(feature);
   if (rt == runtime_.end()) return false;
-  return std::any_of(rt->second.leases.begin(), rt->second.leases.end(),
-                     [&](LeaseId id) { return leases_.at(id).client.user == user; });
+  return rt->second.user_leases.contains(user);
 }
 
 }  // namespace tessera::engine

@@ -79,6 +79,7 @@ Status Engine::Impl::RestoreState(const EngineState& state) {
     binding_by_seq_[rec.seq] = key;
     deadlines_.insert({b.held_until, DeadlineKind::kBinding, rec.seq});
     bindings_.emplace(key, std::move(rec));
+    runtime_[b.feature].bindings++;
   }
   queues_dirty_ = true;
   return Status::Ok();

@@ -106,11 +106,32 @@ class Simulation {
   // With check = false only the event stream is recorded (for the determinism replay).
   void Run(int steps, bool check = true) {
     for (int i = 0; i < steps && !::testing::Test::HasFailure(); ++i) {
+      if (i == steps / 2) Reload();
+      if (i % 10'000 == 9'999) RoundTrip();
       Step();
       engine_.ExpireDue(now_);  // bring the state to now_, as any call would
       Collect();
       if (check) CheckInvariants();
     }
+  }
+
+  // Halfway: a reload that adds seats and removes a feature (its leases are revoked).
+  void Reload() {
+    Entitlement next = World();
+    next.features[0].seats = 6;  // c1
+    next.features[7].seats = 5;  // b1
+    next.features.pop_back();    // g1
+    ASSERT_TRUE(engine_.SetEntitlement(next, now_).ok());
+    entitlement_ = next;
+  }
+
+  // Export and restore in place: the state survives exactly (waiters are dropped).
+  void RoundTrip() {
+    EngineState before = engine_.ExportState();
+    ASSERT_TRUE(engine_.RestoreState(before).ok());
+    EXPECT_EQ(engine_.ExportState(), before);
+    waiting_.clear();
+    tickets_.clear();
   }
 
   // One digest per event, in order: cheap to keep for 100,000 steps, exact to compare.
@@ -343,8 +364,17 @@ class Simulation {
       EXPECT_LE(held[f.name], cap) << f.name;
     }
     EXPECT_LE(pool_tokens, 12u + 4u);
-    EXPECT_LE(others_c1["c1"], 5u - 2u) << "reserved c1 seats went to others";
-    EXPECT_LE(non_h2_b1["b1"], 4u - 1u) << "reserved b1 seat went to others";
+    // The engine's own counters agree with the leases and bindings.
+    for (const FeatureUsage& u : engine_.Usage(now_)) {
+      EXPECT_EQ(u.in_use, held[u.name]) << u.name;
+      if (!u.pool.empty()) {
+        EXPECT_EQ(u.pool_tokens_in_use, pool_tokens) << u.name;
+      }
+    }
+    EXPECT_LE(others_c1["c1"], entitlement_.FindFeature("c1")->seats - 2)
+        << "reserved c1 seats went to others";
+    EXPECT_LE(non_h2_b1["b1"], entitlement_.FindFeature("b1")->seats - 1)
+        << "reserved b1 seat went to others";
     auto consumed = [&](const char* name) {
       auto it = s.metered_consumed.find(name);
       return it == s.metered_consumed.end() ? uint64_t{0} : it->second;
