@@ -165,6 +165,10 @@ Result<T> Session::Call(std::function<void(std::function<void(Result<T>)>)> on_i
     }
     on_io(std::move(done));
   });
+  // The network thread answers every call; only a client being torn down stops it first.
+  while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (io_.stopped()) return Unavailable("the client is closing");
+  }
   return answer.get();
 }
 
@@ -274,6 +278,9 @@ std::vector<Lease> Session::Leases() {
   auto promise = std::make_shared<std::promise<std::vector<Lease>>>();
   auto answer = promise->get_future();
   asio::post(io_, [this, promise] { promise->set_value(table_.Snapshot()); });
+  while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (io_.stopped()) return {};
+  }
   return answer.get();
 }
 
@@ -380,7 +387,7 @@ asio::awaitable<void> Session::Maintenance() {
     }
     Duration next = now + kMaxIdleWake;
     for (const auto& [id, pending] : pending_) next = std::min(next, pending.deadline);
-    if (connection_ && !heartbeat_in_flight_) {
+    if (connection_ && !resuming_ && !heartbeat_in_flight_) {
       if (auto due = table_.NextDue()) next = std::min(next, std::max(*due, heartbeat_retry_at_));
     }
     wake_.expires_after(std::max(next - MonotonicNow(), Duration(0)));
