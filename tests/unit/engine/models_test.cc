@@ -86,6 +86,36 @@ TEST(NamedUserTest, SeatStaysWhileTheUserHoldsALeasePastTheMinimum) {
   EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("b", "bob"), "design"), kT0 + Seconds(4001))));
 }
 
+TEST(NamedUserTest, SoftEnforcementFlagsTheBindingBeyondSeats) {
+  Feature f = NamedUser(1);
+  f.enforcement = Enforcement::kSoft;
+  f.overdraft = 1;
+  Engine engine = MakeEngine({f});
+  EXPECT_FALSE(LeaseOf(engine.Checkout(Req(Client("a", "alice"), "design"), kT0)).overdraft);
+  EXPECT_TRUE(LeaseOf(engine.Checkout(Req(Client("b", "bob"), "design"), kT0)).overdraft);
+  EXPECT_TRUE(engine.ExportState().bindings.at(1).overdraft);
+  EXPECT_EQ(DenialOf(engine.Checkout(Req(Client("c", "carol"), "design"), kT0)),
+            DenialReason::kNoSeats);
+}
+
+TEST(NamedUserTest, ReservationsAndMaximaCountBoundUsers) {
+  Rules r;
+  r.user_groups["eng"] = {"alice", "bob"};
+  r.reservations = {Reservation{"design", 1, Matcher{MatchKind::kUser, "alice"}}};
+  r.maxima = {MaxRule{"design", 1, Matcher{MatchKind::kGroup, "eng"}}};
+  Engine engine = MakeEngine({NamedUser(3)}, r);
+  EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("b", "bob"), "design"), kT0)));
+  EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("c", "carol"), "design"), kT0)));
+  // The last free seat is alice's; dave may not take it.
+  EXPECT_EQ(DenialOf(engine.Checkout(Req(Client("d", "dave"), "design"), kT0)),
+            DenialReason::kNoSeats);
+  // alice is in eng, whose one seat bob holds.
+  EXPECT_EQ(DenialOf(engine.Checkout(Req(Client("a", "alice"), "design"), kT0)),
+            DenialReason::kOverGroupMaximum);
+  // bob's second client reuses bob's seat: no new unit, so no maximum applies.
+  EXPECT_TRUE(IsGranted(engine.Checkout(Req(Client("b2", "bob"), "design"), kT0)));
+}
+
 Feature Metered(MeterMode mode, uint64_t total, uint64_t overdraft = 0) {
   Feature f = Concurrent("runs", 0);
   f.model = LicenseModel::kMetered;
