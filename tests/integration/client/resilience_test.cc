@@ -150,6 +150,33 @@ TEST(ClientResilienceTest, FailsOverToTheSecondServerWhenTheFirstIsDown) {
   EXPECT_EQ((*client)->ConnectedServer(), "127.0.0.1:" + std::to_string(second->port()));
 }
 
+TEST(ClientResilienceTest, DrainingServerHandsTheLeaseOverToTheNextServer) {
+  tessera::testing::TempDir dir("client-drain");
+  auto first = StartServer(dir.File("one"), {FeatureSpec{}}, R"({"drain_grace_ms": 500})");
+  auto second = StartServer(dir.File("two"), {FeatureSpec{}});
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EventLog events;
+  ClientOptions options = LocalOptions({first->port(), second->port()});
+  options.on_lease_event = events.Callback();
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok());
+  auto outcome = (*client)->Checkout(Request("cad"));
+  ASSERT_TRUE(outcome.ok() && outcome->granted());
+  const std::string lease_id = outcome->lease().lease_id;
+  EXPECT_EQ((*client)->ConnectedServer(), "127.0.0.1:" + std::to_string(first->port()));
+
+  ASSERT_TRUE(first->Signal(SIGTERM).ok());  // drains, then exits
+  ASSERT_TRUE(WaitUntil([&] { return events.Has(LeaseEvent::Kind::kResumed); })) << first->Log();
+  EXPECT_EQ((*client)->ConnectedServer(), "127.0.0.1:" + std::to_string(second->port()));
+  auto held = (*client)->Leases();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].lease_id, lease_id);
+  auto observer = Client::Create(LocalOptions({second->port()}));
+  ASSERT_TRUE(observer.ok());
+  EXPECT_EQ(InUse(**observer, "cad"), 1);
+}
+
 TEST(ClientResilienceTest, NoReachableServerIsUnavailable) {
   tessera::testing::TempDir dir("client-unreachable");
   auto server = StartServer(dir.path(), {FeatureSpec{}});
