@@ -124,7 +124,7 @@ class Pkcs11KeyStore final : public KeyStore {
         TESSERA_RETURN_IF_ERROR(CreateCounter(v));
         for (CK_OBJECT_HANDLE old : objects) {
           TESSERA_RETURN_IF_ERROR(
-              Call("C_DestroyObject(counter)", fn()->C_DestroyObject(session_, old)));
+              Call("C_DestroyObject(counter)", Api()->C_DestroyObject(session_, old)));
         }
         return v;
       });
@@ -138,7 +138,7 @@ class Pkcs11KeyStore final : public KeyStore {
  private:
   // --- Everything below runs on the worker thread only. ---
 
-  CK_FUNCTION_LIST_PTR fn() const { return module_->fn(); }
+  CK_FUNCTION_LIST_PTR Api() const { return module_->fn(); }
   std::string CounterLabel() const { return uri_.object + ".counter"; }
 
   // Maps a return value; marks the session for reopening when the module dropped it.
@@ -168,13 +168,13 @@ class Pkcs11KeyStore final : public KeyStore {
     TESSERA_ASSIGN_OR_RETURN(CK_SLOT_ID slot, FindSlot());
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     TESSERA_RETURN_IF_ERROR(
-        Call("C_OpenSession", fn()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                                  nullptr, nullptr, &session)));
-    CK_RV rv = fn()->C_Login(session, CKU_USER,
-                             reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin_.data())),
-                             static_cast<CK_ULONG>(pin_.size()));
+        Call("C_OpenSession", Api()->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                                   nullptr, nullptr, &session)));
+    CK_RV rv = Api()->C_Login(session, CKU_USER,
+                              reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin_.data())),
+                              static_cast<CK_ULONG>(pin_.size()));
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-      fn()->C_CloseSession(session);
+      Api()->C_CloseSession(session);
       needs_reopen_ = false;
       return Pkcs11Error("C_Login to token '" + uri_.token + "'", rv);
     }
@@ -184,7 +184,7 @@ class Pkcs11KeyStore final : public KeyStore {
   }
 
   void CloseSession() {
-    if (session_ != CK_INVALID_HANDLE && module_) (void)fn()->C_CloseSession(session_);
+    if (session_ != CK_INVALID_HANDLE && module_) (void)Api()->C_CloseSession(session_);
     session_ = CK_INVALID_HANDLE;
     key_ = CK_INVALID_HANDLE;
     needs_reopen_ = false;
@@ -192,16 +192,16 @@ class Pkcs11KeyStore final : public KeyStore {
 
   Result<CK_SLOT_ID> FindSlot() {
     CK_ULONG count = 0;
-    TESSERA_RETURN_IF_ERROR(Call("C_GetSlotList", fn()->C_GetSlotList(CK_TRUE, nullptr, &count)));
+    TESSERA_RETURN_IF_ERROR(Call("C_GetSlotList", Api()->C_GetSlotList(CK_TRUE, nullptr, &count)));
     std::vector<CK_SLOT_ID> slots(count);
     if (count > 0) {
       TESSERA_RETURN_IF_ERROR(
-          Call("C_GetSlotList", fn()->C_GetSlotList(CK_TRUE, slots.data(), &count)));
+          Call("C_GetSlotList", Api()->C_GetSlotList(CK_TRUE, slots.data(), &count)));
       slots.resize(count);
     }
     for (CK_SLOT_ID slot : slots) {
       CK_TOKEN_INFO info{};
-      if (fn()->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+      if (Api()->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
       if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) continue;
       if (TrimLabel(info.label, sizeof(info.label)) == uri_.token) return slot;
     }
@@ -214,15 +214,15 @@ class Pkcs11KeyStore final : public KeyStore {
                                       Attr(CKA_LABEL, label.data(), label.size())};
     if (cls != CKO_DATA) tmpl.push_back(Attr(CKA_ID, id_.data(), id_.size()));
     TESSERA_RETURN_IF_ERROR(
-        Call("C_FindObjectsInit", fn()->C_FindObjectsInit(session_, tmpl.data(), tmpl.size())));
+        Call("C_FindObjectsInit", Api()->C_FindObjectsInit(session_, tmpl.data(), tmpl.size())));
     std::vector<CK_OBJECT_HANDLE> found;
     CK_OBJECT_HANDLE batch[16];
     CK_ULONG n = 0;
     CK_RV rv = CKR_OK;
-    while ((rv = fn()->C_FindObjects(session_, batch, 16, &n)) == CKR_OK && n > 0) {
+    while ((rv = Api()->C_FindObjects(session_, batch, 16, &n)) == CKR_OK && n > 0) {
       found.insert(found.end(), batch, batch + n);
     }
-    (void)fn()->C_FindObjectsFinal(session_);
+    (void)Api()->C_FindObjectsFinal(session_);
     TESSERA_RETURN_IF_ERROR(Call("C_FindObjects", rv));
     return found;
   }
@@ -236,12 +236,12 @@ class Pkcs11KeyStore final : public KeyStore {
   Result<Bytes> GetAttribute(CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type) {
     CK_ATTRIBUTE attr = Attr(type, nullptr, 0);
     TESSERA_RETURN_IF_ERROR(
-        Call("C_GetAttributeValue", fn()->C_GetAttributeValue(session_, obj, &attr, 1)));
+        Call("C_GetAttributeValue", Api()->C_GetAttributeValue(session_, obj, &attr, 1)));
     if (attr.ulValueLen > 4096) return MakeHsmError(HsmError::kDevice, "attribute too large");
     Bytes value(attr.ulValueLen);
     attr.pValue = value.data();
     TESSERA_RETURN_IF_ERROR(
-        Call("C_GetAttributeValue", fn()->C_GetAttributeValue(session_, obj, &attr, 1)));
+        Call("C_GetAttributeValue", Api()->C_GetAttributeValue(session_, obj, &attr, 1)));
     value.resize(attr.ulValueLen);
     return value;
   }
@@ -267,12 +267,12 @@ class Pkcs11KeyStore final : public KeyStore {
       key_ = *priv;
     }
     CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
-    TESSERA_RETURN_IF_ERROR(Call("C_SignInit", fn()->C_SignInit(session_, &mech, key_)));
+    TESSERA_RETURN_IF_ERROR(Call("C_SignInit", Api()->C_SignInit(session_, &mech, key_)));
     CK_BYTE sig[132];
     CK_ULONG sig_len = sizeof(sig);
-    TESSERA_RETURN_IF_ERROR(Call(
-        "C_Sign",
-        fn()->C_Sign(session_, const_cast<CK_BYTE*>(digest.data()), digest.size(), sig, &sig_len)));
+    TESSERA_RETURN_IF_ERROR(
+        Call("C_Sign", Api()->C_Sign(session_, const_cast<CK_BYTE*>(digest.data()), digest.size(),
+                                     sig, &sig_len)));
     if (sig_len != 64) return MakeHsmError(HsmError::kDevice, "ECDSA signature is not 64 bytes");
     Signature out{};
     std::copy(sig, sig + 64, out.begin());
@@ -282,7 +282,7 @@ class Pkcs11KeyStore final : public KeyStore {
   Status DestroyAll(CK_OBJECT_CLASS cls) {
     TESSERA_ASSIGN_OR_RETURN(auto found, Find(cls, uri_.object));
     for (CK_OBJECT_HANDLE h : found) {
-      TESSERA_RETURN_IF_ERROR(Call("C_DestroyObject", fn()->C_DestroyObject(session_, h)));
+      TESSERA_RETURN_IF_ERROR(Call("C_DestroyObject", Api()->C_DestroyObject(session_, h)));
     }
     return Status::Ok();
   }
@@ -322,8 +322,8 @@ class Pkcs11KeyStore final : public KeyStore {
     CK_OBJECT_HANDLE priv_h = CK_INVALID_HANDLE;
     TESSERA_RETURN_IF_ERROR(
         Call("C_GenerateKeyPair",
-             fn()->C_GenerateKeyPair(session_, &mech, pub_tmpl, std::size(pub_tmpl), priv_tmpl,
-                                     std::size(priv_tmpl), &pub_h, &priv_h)));
+             Api()->C_GenerateKeyPair(session_, &mech, pub_tmpl, std::size(pub_tmpl), priv_tmpl,
+                                      std::size(priv_tmpl), &pub_h, &priv_h)));
     key_ = priv_h;
     return Status::Ok();
   }
@@ -367,7 +367,7 @@ class Pkcs11KeyStore final : public KeyStore {
     };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     return Call("C_CreateObject(counter)",
-                fn()->C_CreateObject(session_, tmpl, std::size(tmpl), &h));
+                Api()->C_CreateObject(session_, tmpl, std::size(tmpl), &h));
   }
 
   const Pkcs11Uri uri_;

@@ -29,7 +29,7 @@ Result<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Load(const std::string& path
 
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
-    const char* why = ::dlerror();
+    const char* why = ::dlerror();  // NOLINT(concurrency-mt-unsafe): per-thread in glibc
     return MakeHsmError(HsmError::kModuleLoad, "cannot load PKCS#11 module " + path + ": " +
                                                    (why != nullptr ? why : "unknown error"));
   }

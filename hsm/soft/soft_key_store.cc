@@ -13,6 +13,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "hsm/crypto.h"
 #include "hsm/hsm_error.h"
@@ -25,6 +26,9 @@ struct PkeyFree {
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
+// std::strerror is not thread-safe; the error_category message is.
+std::string ErrnoText() { return std::error_code(errno, std::generic_category()).message(); }
+
 bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 // Writes `data` to `path` atomically (temp file, fsync, rename) with mode 0600.
@@ -32,14 +36,14 @@ Status WriteFileAtomic(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return MakeHsmError(HsmError::kDevice, "cannot write " + tmp + ": " + std::strerror(errno));
+    return MakeHsmError(HsmError::kDevice, "cannot write " + tmp + ": " + ErrnoText());
   }
   bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;
   ok = (::close(fd) == 0) && ok;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
-    return MakeHsmError(HsmError::kDevice, "cannot write " + path + ": " + std::strerror(errno));
+    return MakeHsmError(HsmError::kDevice, "cannot write " + path + ": " + ErrnoText());
   }
   return Status::Ok();
 }

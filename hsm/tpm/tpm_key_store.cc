@@ -28,7 +28,7 @@ struct EsysPtr {
   EsysPtr(const EsysPtr&) = delete;
   EsysPtr& operator=(const EsysPtr&) = delete;
   ~EsysPtr() { Esys_Free(p); }
-  T** out() { return &p; }
+  T** Out() { return &p; }
   T* operator->() const { return p; }
 };
 
@@ -138,7 +138,7 @@ class TpmKeyStore final : public KeyStore {
       TESSERA_RETURN_IF_ERROR(EnsureConnected());
       EsysPtr<TPMS_TIME_INFO> info;
       TESSERA_RETURN_IF_ERROR(Check("ReadClock", [&] {
-        return Esys_ReadClock(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, info.out());
+        return Esys_ReadClock(esys_, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, info.Out());
       }));
       ClockTuple t;
       t.clock_ms = info->clockInfo.clock;
@@ -241,7 +241,7 @@ class TpmKeyStore final : public KeyStore {
     }
     EsysPtr<TPM2B_PUBLIC> pub;
     TESSERA_RETURN_IF_ERROR(Check("ReadPublic", [&] {
-      return Esys_ReadPublic(esys_, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, pub.out(),
+      return Esys_ReadPublic(esys_, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, pub.Out(),
                              nullptr, nullptr);
     }));
     const TPMT_PUBLIC& area = pub->publicArea;
@@ -290,7 +290,7 @@ class TpmKeyStore final : public KeyStore {
     EsysPtr<TPMT_SIGNATURE> sig;
     Status signed_ok = Check("Sign", [&] {
       return Esys_Sign(esys_, key_, auth, ESYS_TR_NONE, ESYS_TR_NONE, &in, &scheme, &validation,
-                       sig.out());
+                       sig.Out());
     });
     // Policy sessions take a TPM session slot: never leave one behind.
     if (session != ESYS_TR_NONE && esys_ != nullptr) (void)Esys_FlushContext(esys_, session);
@@ -360,7 +360,7 @@ class TpmKeyStore final : public KeyStore {
     EsysPtr<TPM2B_PUBLIC> pub;
     TESSERA_RETURN_IF_ERROR(Check("Create", [&] {
       return Esys_Create(esys_, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
-                         &tmpl, &outside, &pcrs, priv.out(), pub.out(), nullptr, nullptr, nullptr);
+                         &tmpl, &outside, &pcrs, priv.Out(), pub.Out(), nullptr, nullptr, nullptr);
     }));
     ESYS_TR loaded = ESYS_TR_NONE;
     TESSERA_RETURN_IF_ERROR(Check("Load", [&] {
@@ -425,7 +425,7 @@ class TpmKeyStore final : public KeyStore {
     EsysPtr<TPM2B_MAX_NV_BUFFER> data;
     TSS2_RC rc = CallWithRetry([&] {
       return Esys_NV_Read(esys_, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 8, 0,
-                          data.out());
+                          data.Out());
     });
     if (TpmBaseRc(rc) == TPM2_RC_NV_UNINITIALIZED) {
       return MakeHsmError(HsmError::kCounterMissing, "NV counter was never incremented");
