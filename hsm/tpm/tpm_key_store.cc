@@ -387,17 +387,38 @@ class TpmKeyStore final : public KeyStore {
       return MakeHsmError(HsmError::kCounterMissing,
                           "no NV counter at index " + Hex(uri_.counter_index));
     }
+    Status is_counter = CheckIsCounter(*tr);
+    if (!is_counter.ok()) {
+      if (esys_ != nullptr) (void)Esys_TR_Close(esys_, &*tr);
+      return is_counter;
+    }
     counter_ = *tr;
     return counter_;
   }
 
+  // An ordinary NV index can be rewritten with any value, so it must never pass for the
+  // monotonic counter.
+  Status CheckIsCounter(ESYS_TR nv) {
+    EsysPtr<TPM2B_NV_PUBLIC> pub;
+    TESSERA_RETURN_IF_ERROR(Check("NV_ReadPublic", [&] {
+      return Esys_NV_ReadPublic(esys_, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, pub.Out(),
+                                nullptr);
+    }));
+    TPMA_NV type = (pub->nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT;
+    if (type != TPM2_NT_COUNTER || pub->nvPublic.dataSize != 8) {
+      return MakeHsmError(HsmError::kDevice, "NV index " + Hex(uri_.counter_index) +
+                                                 " exists but is not a 64-bit counter index");
+    }
+    return Status::Ok();
+  }
+
   Status InitCounterOnWorker() {
-    TESSERA_RETURN_IF_ERROR(EnsureConnected());
-    TESSERA_ASSIGN_OR_RETURN(auto tr, FromTpmHandle(uri_.counter_index));
-    if (tr) {
-      counter_ = *tr;
+    Result<ESYS_TR> existing = CounterHandle();
+    if (existing.ok()) {
       Result<uint64_t> v = ReadCounterOnWorker();
       if (v.ok() || HsmErrorOf(v.status()) != HsmError::kCounterMissing) return v.status();
+    } else if (HsmErrorOf(existing.status()) != HsmError::kCounterMissing) {
+      return existing.status();
     } else {
       TPM2B_AUTH auth{};
       TPM2B_NV_PUBLIC info{};

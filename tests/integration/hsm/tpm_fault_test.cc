@@ -173,6 +173,21 @@ TEST_F(TpmFaultTest, PcrPolicyBindsSigningToBootState) {
   EXPECT_TRUE(VerifySignature(spki, AsBytes("state restored"), *sig).ok());
 }
 
+TEST_F(TpmFaultTest, OrdinaryNvIndexIsNeverTakenForTheCounter) {
+  // An ordinary index can be rewritten at will: it must not pass for the monotonic counter.
+  ASSERT_EQ(Tools({"tpm2_nvdefine", "0x01800100", "-C", "o", "-s", "8", "-a",
+                   "ownerread|ownerwrite|authread|authwrite"})
+                .exit_code,
+            0);
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Status init = store->InitCounter();
+  EXPECT_EQ(HsmErrorOf(init), HsmError::kDevice) << init.ToString();
+  EXPECT_NE(init.message().find("not a 64-bit counter"), std::string::npos) << init.ToString();
+  auto read = store->ReadCounter();
+  EXPECT_FALSE(read.ok());
+}
+
 TEST_F(TpmFaultTest, MissingKeyIsTyped) {
   auto store = Open(";handle=0x81000177");
   ASSERT_NE(store, nullptr);
