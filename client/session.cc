@@ -72,7 +72,11 @@ void EventDispatcher::Run() {
     LeaseEvent event = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    callback_(event);
+    try {
+      callback_(event);
+    } catch (...) {
+      // An application callback that throws must not take the client down with it.
+    }
     lock.lock();
   }
 }
