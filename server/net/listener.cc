@@ -65,7 +65,7 @@ asio::awaitable<void> Listener::AcceptLoop() {
     auto conn_strand = asio::make_strand(io_);
     auto [ec, socket] =
         co_await acceptor_.async_accept(conn_strand, asio::as_tuple(asio::use_awaitable));
-    if (!accepting_) break;
+    if (!accepting_) break;  // draining: `socket` is closed unserved
     if (ec) {
       if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) break;
       // Out of descriptors or similar: back off briefly instead of spinning.
@@ -103,8 +103,10 @@ void Listener::OnConnectionClosed(std::uint64_t id) {
 }
 
 void Listener::StopAccepting() {
+  // Set now, not on the strand: a peer accepted from here on is dropped unserved, even if
+  // its accept completes before the acceptor below is closed.
+  accepting_ = false;
   asio::post(strand_, [this]() {
-    accepting_ = false;
     boost::system::error_code ec;
     acceptor_.close(ec);
     capacity_signal_.cancel();
