@@ -109,8 +109,16 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::strin
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // `env` entries replace inherited ones of the same name.
+  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
   std::vector<std::string> environment;
-  for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& mine) {
+      return name_of(mine) == name_of(entry);
+    });
+    if (!replaced) environment.push_back(entry);
+  }
   for (auto& e : env) environment.push_back(e);
   std::vector<char*> envp;
   for (auto& e : environment) envp.push_back(e.data());
