@@ -28,7 +28,6 @@ asio::awaitable<std::pair<error_code, std::size_t>> Stream::ReadSome(asio::mutab
         co_await plain_->async_wait(Socket::wait_read, asio::as_tuple(asio::use_awaitable));
     if (wec) co_return std::pair{wec, std::size_t{0}};
     error_code ec;
-    plain_->non_blocking(true, ec);
     std::size_t n = plain_->read_some(buf, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     co_return std::pair{ec, n};

@@ -18,7 +18,10 @@ class Stream {
   using Socket = boost::asio::ip::tcp::socket;
   using TlsStream = boost::asio::ssl::stream<Socket>;
 
-  explicit Stream(Socket socket) : plain_(std::move(socket)) {}
+  explicit Stream(Socket socket) : plain_(std::move(socket)) {
+    boost::system::error_code ec;
+    plain_->non_blocking(true, ec);  // ReadSome reads synchronously once readable
+  }
   Stream(Socket socket, boost::asio::ssl::context& tls)
       : tls_(std::in_place, std::move(socket), tls) {}
 
