@@ -275,3 +275,39 @@ TEST_F(ServerTest, ExpiryDriverEndsUnrenewedLeasesWithoutAnyRequest) {
 
 }  // namespace
 }  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+TEST_F(ServerTest, OneHeartbeatRenewsManyLeases) {
+  StartServer(R"({"features": [{"name": "cad", "seats": 500}]})", "", R"({"max_in_flight": 512})");
+  auto c = Client("fleet");
+  // Pipeline 300 checkouts, then renew them all in one message.
+  std::string batch;
+  for (std::uint64_t id = 1; id <= 300; ++id) {
+    tessera::v1::Frame f;
+    f.set_request_id(id);
+    f.mutable_checkout()->set_feature("cad");
+    f.mutable_checkout()->set_version("1.0");
+    batch += *protocol::EncodeFrame(f);
+  }
+  ASSERT_TRUE(c->SendBytes(batch).ok());
+  std::vector<std::string> ids;
+  for (std::uint64_t id = 1; id <= 300; ++id) {
+    auto r = c->ReadReply(id);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(r->checkout_reply().has_granted()) << r->DebugString();
+    ids.push_back(r->checkout_reply().granted().lease_id());
+  }
+  auto hb = c->Heartbeat(ids);
+  ASSERT_TRUE(hb.ok());
+  ASSERT_EQ(hb->heartbeat_reply().results_size(), 300);
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(hb->heartbeat_reply().results(i).lease_id(), ids[i]);
+    EXPECT_TRUE(hb->heartbeat_reply().results(i).renewed());
+  }
+  EXPECT_EQ(c->StatusQuery("cad")->status_reply().features(0).in_use(), 300u);
+}
+
+}  // namespace
+}  // namespace tessera::testing
