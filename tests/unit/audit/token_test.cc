@@ -67,6 +67,8 @@ TEST_F(TokenTest, ValidTokenVerifies) {
   EXPECT_EQ(lease->appliance_id, appliance_.id());
   EXPECT_EQ(lease->customer, "Example Corp");
   EXPECT_EQ(lease->block_sequence, 0u);
+  // Small enough for every heartbeat answer that carries one (docs/AUDIT.md).
+  EXPECT_LT(token_.size(), 1024u) << token_.size();
 }
 
 TEST_F(TokenTest, GarbageAndOversizeAreMalformed) {
