@@ -162,6 +162,32 @@ TEST_F(TokenTest, NonceFeatureAndExpiryAreChecked) {
             AuditError::kLeaseExpired);
 }
 
+// Never trust the wire: every truncation and every single-byte change of a token is either
+// harmless (the key_id hints are not trusted, so changing them changes nothing) or refused
+// with a typed error; nothing crashes and nothing else gets through.
+TEST_F(TokenTest, EveryTruncationAndByteFlipIsRefusedWithATypedError) {
+  for (size_t n = 0; n < token_.size(); ++n) {
+    auto r = Verify(token_.substr(0, n));
+    ASSERT_FALSE(r.ok()) << "prefix " << n;
+    ASSERT_TRUE(AuditErrorOf(r.status()).has_value()) << r.status().ToString();
+  }
+  int accepted = 0;
+  for (size_t i = 0; i < token_.size(); ++i) {
+    std::string bad = token_;
+    bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    auto r = Verify(bad);
+    if (r.ok()) {
+      ++accepted;
+      EXPECT_EQ(r->lease_id, "L-42");
+      EXPECT_EQ(r->nonce, "nonce-abc");
+      continue;
+    }
+    ASSERT_TRUE(AuditErrorOf(r.status()).has_value()) << i << ": " << r.status().ToString();
+  }
+  // Only the two key_id strings (52 bytes each) may change without effect.
+  EXPECT_LE(accepted, 2 * 52);
+}
+
 TEST_F(TokenTest, EveryLeaseOfALargeBlockGetsAWorkingToken) {
   std::vector<std::string> events;
   for (int i = 0; i < 33; ++i) {
