@@ -12,7 +12,8 @@ namespace {
 
 std::string DefaultUser() {
   for (const char* name : {"TESSERA_USER", "USER", "LOGNAME"}) {
-    const char* value = std::getenv(name);
+    // Read once per Client::Create; the SDK never modifies the environment.
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
     if (value != nullptr && *value != '\0') return value;
   }
   return "unknown";

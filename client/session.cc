@@ -375,7 +375,7 @@ void Session::OnLateReply(uint64_t id, const Frame& frame) {
   pending.frame.mutable_checkin()->set_lease_id(frame.checkout_reply().granted().lease_id());
   pending.deadline = MonotonicNow() + options_.request_timeout;
   pending.internal = true;
-  pending.done = [](Result<Frame>) {};
+  pending.done = [](const Result<Frame>&) {};
   Submit(std::move(pending));
 }
 

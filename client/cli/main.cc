@@ -52,19 +52,22 @@ int Fail(const tessera::Status& status) {
 tessera::Result<std::unique_ptr<tc::Client>> MakeClient(const GlobalFlags& flags,
                                                         bool checkin_on_close) {
   tc::ClientOptions options;
+  // The CLI never changes its environment, so the getenv calls below cannot race.
   if (!flags.servers.empty()) {
     for (const auto& s : flags.servers) {
       TESSERA_ASSIGN_OR_RETURN(auto list, tc::ParseServerList(s));
       options.servers.insert(options.servers.end(), list.begin(), list.end());
     }
-  } else if (const char* env = std::getenv("TESSERA_SERVERS"); env != nullptr && *env != '\0') {
+  } else if (const char* env = std::getenv("TESSERA_SERVERS");  // NOLINT(concurrency-mt-unsafe)
+             env != nullptr && *env != '\0') {
     TESSERA_ASSIGN_OR_RETURN(options.servers, tc::ParseServerList(env));
   } else {
     return tessera::InvalidArgument("no server: use --server host:port or TESSERA_SERVERS");
   }
   options.client_id = flags.client_id;
   if (options.client_id.empty()) {
-    if (const char* env = std::getenv("TESSERA_CLIENT_ID")) options.client_id = env;
+    const char* env = std::getenv("TESSERA_CLIENT_ID");  // NOLINT(concurrency-mt-unsafe)
+    if (env != nullptr) options.client_id = env;
   }
   options.user = flags.user;
   options.app_name = flags.app_name;
