@@ -140,26 +140,16 @@ asio::awaitable<void> Connection::ReadLoop() {
     }
     TouchActivity();
   }
-  // Plain TCP reads synchronously once readable, so one buffer per thread serves every
-  // connection; a TLS read suspends while holding the buffer, so it needs its own.
-  static thread_local std::array<char, 64 * 1024> shared_buffer;
-  std::unique_ptr<char[]> tls_buffer;
-  std::size_t buffer_size = shared_buffer.size();
-  char* buffer = shared_buffer.data();
-  if (stream_.is_tls()) {
-    buffer_size = 16 * 1024;
-    tls_buffer = std::make_unique<char[]>(buffer_size);
-    buffer = tls_buffer.get();
-  }
   while (!closed_) {
-    auto [ec, n] = co_await stream_.ReadSome(asio::buffer(buffer, buffer_size));
+    // `input` is valid only until the next co_await (Stream::ReadSome); everything below up to
+    // the loop's end is synchronous.
+    auto [ec, input] = co_await stream_.ReadSome();
     if (closed_) break;
     if (ec) {
       CloseNow(ec == asio::error::eof ? "peer_closed" : "read_error");
       break;
     }
     if (reader_stopped_) continue;  // after an error: discard until the peer closes
-    std::string_view input(buffer, n);
     while (!input.empty() && !reader_stopped_) {
       v1::Frame frame;
       auto outcome = decoder_.Decode(input, &frame);

@@ -1,5 +1,7 @@
 #include "server/net/stream.h"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,20 +19,25 @@ asio::awaitable<error_code> Stream::Handshake() {
   co_return ec;
 }
 
-asio::awaitable<std::pair<error_code, std::size_t>> Stream::ReadSome(asio::mutable_buffer buf) {
+asio::awaitable<std::pair<error_code, std::string_view>> Stream::ReadSome() {
   if (tls_) {
-    auto [ec, n] = co_await tls_->async_read_some(buf, asio::as_tuple(asio::use_awaitable));
-    co_return std::pair{ec, n};
+    if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(kTlsReadBufferBytes);
+    auto [ec, n] = co_await tls_->async_read_some(
+        asio::buffer(tls_buffer_.get(), kTlsReadBufferBytes), asio::as_tuple(asio::use_awaitable));
+    co_return std::pair{ec, std::string_view(tls_buffer_.get(), n)};
   }
   // Waiting for readability first means an idle connection holds no read buffer.
   while (true) {
     auto [wec] =
         co_await plain_->async_wait(Socket::wait_read, asio::as_tuple(asio::use_awaitable));
-    if (wec) co_return std::pair{wec, std::size_t{0}};
+    if (wec) co_return std::pair{wec, std::string_view()};
+    // Taken after the wait, on the thread that runs this coroutine now; the caller consumes the
+    // bytes before it suspends again, so no other connection can reuse the buffer meanwhile.
+    static thread_local std::array<char, 64 * 1024> buffer;
     error_code ec;
-    std::size_t n = plain_->read_some(buf, ec);
+    std::size_t n = plain_->read_some(asio::buffer(buffer), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    co_return std::pair{ec, n};
+    co_return std::pair{ec, std::string_view(buffer.data(), ec ? 0 : n)};
   }
 }
 

@@ -7,8 +7,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace tessera::server {
@@ -31,10 +33,13 @@ class Stream {
   // TLS server handshake; a no-op for plain TCP.
   boost::asio::awaitable<boost::system::error_code> Handshake();
 
-  // Reads at least one byte into `buf`. For plain TCP it waits for readability first and reads
-  // without holding a buffer while idle; callers may pass a shared scratch buffer.
-  boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> ReadSome(
-      boost::asio::mutable_buffer buf);
+  // Reads at least one byte and returns a view of what was read. The view is valid only until
+  // the caller's next suspension (co_await): for plain TCP the bytes sit in a buffer owned by
+  // the thread that completed the read, taken only after the socket became readable, so an
+  // idle connection holds no buffer and a coroutine resumed on another I/O thread never
+  // writes into a buffer some other connection is using. TLS reads into this stream's own
+  // buffer (a TLS read suspends mid-read).
+  boost::asio::awaitable<std::pair<boost::system::error_code, std::string_view>> ReadSome();
 
   // Writes all of `buf`.
   boost::asio::awaitable<boost::system::error_code> WriteAll(boost::asio::const_buffer buf);
@@ -46,8 +51,11 @@ class Stream {
   std::string PeerAddress();
 
  private:
+  static constexpr std::size_t kTlsReadBufferBytes = 16 * 1024;
+
   std::optional<Socket> plain_;
   std::optional<TlsStream> tls_;
+  std::unique_ptr<char[]> tls_buffer_;  // allocated at the first TLS read
 };
 
 }  // namespace tessera::server
