@@ -58,6 +58,9 @@ std::optional<Denied> Engine::Impl::ValidateRequest(const CheckoutRequest& r) co
   if (r.count == 0) return bad("count must be at least 1");
   if (r.nonce.size() > kMaxNonceBytes) return bad("nonce longer than 64 bytes");
   if (r.metered_units == 0) return bad("metered units must be at least 1");
+  if (r.metered_units > kMaxMeteredUnitsPerCheckout) {
+    return bad("metered units above " + std::to_string(kMaxMeteredUnitsPerCheckout));
+  }
   if (r.queue_timeout.count() < 0 || r.borrow_duration.count() < 0) {
     return bad("negative duration");
   }

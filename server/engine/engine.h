@@ -33,6 +33,8 @@
 namespace tessera::engine {
 
 inline constexpr size_t kMaxNonceBytes = 64;
+// The most units one checkout may draw from a metered feature.
+inline constexpr uint64_t kMaxMeteredUnitsPerCheckout = 1'000'000'000'000;
 
 struct EngineOptions {
   // The first lease id handed out (>= 1). The server seeds it so ids differ across restarts.
@@ -51,7 +53,7 @@ struct CheckoutRequest {
   Duration queue_timeout{0};  // > 0: may wait up to this long (capped by the feature)
   Duration borrow_duration{0};             // > 0: an offline borrow lease of this length
   std::optional<LeaseId> resume_lease_id;  // resume a lease held before a blip or restart
-  uint64_t metered_units = 1;              // metered, per-checkout features: units drawn (>= 1)
+  uint64_t metered_units = 1;  // metered, per-checkout: units drawn, 1..kMaxMeteredUnitsPerCheckout
 };
 
 struct Granted {

@@ -119,7 +119,9 @@ class Engine::Impl {
   // leases.cc
   Lease& Grant(const CheckoutRequest& request, const Feature& f, const Decision& d, TimePoint now,
                EventKind kind, QueueTicket ticket);
-  LeaseId AllocateId(const std::optional<LeaseId>& wanted);
+  // A presented (resumed) id is kept only when no live lease has it, it was issued before
+  // (below next_lease_id_), and it did not end for another client; else the next free id.
+  LeaseId AllocateId(const std::optional<LeaseId>& wanted, const std::string& client_id);
   TimePoint CapExpiry(const Feature* f, TimePoint t) const;
   void SetExpiry(Lease& lease, TimePoint t);
   Lease EndLease(LeaseId id, LossReason why);  // no events; callers emit

@@ -6,10 +6,14 @@
 
 namespace tessera::engine {
 
-LeaseId Engine::Impl::AllocateId(const std::optional<LeaseId>& wanted) {
-  if (wanted && *wanted != 0 && !leases_.contains(*wanted)) {
-    ended_.erase(*wanted);
-    return *wanted;
+LeaseId Engine::Impl::AllocateId(const std::optional<LeaseId>& wanted,
+                                 const std::string& client_id) {
+  if (wanted && *wanted != 0 && *wanted < next_lease_id_ && !leases_.contains(*wanted)) {
+    auto ended = ended_.find(*wanted);
+    if (ended == ended_.end() || ended->second.client_id == client_id) {
+      ended_.erase(*wanted);
+      return *wanted;
+    }
   }
   while (next_lease_id_ == 0 || leases_.contains(next_lease_id_)) ++next_lease_id_;
   ended_.erase(next_lease_id_);
@@ -30,7 +34,7 @@ void Engine::Impl::SetExpiry(Lease& lease, TimePoint t) {
 Lease& Engine::Impl::Grant(const CheckoutRequest& r, const Feature& f, const Decision& d,
                            TimePoint now, EventKind kind, QueueTicket ticket) {
   Lease l;
-  l.id = AllocateId(r.resume_lease_id);
+  l.id = AllocateId(r.resume_lease_id, r.client.client_id);
   l.feature = f.name;
   l.version = r.version;
   l.count = r.count;

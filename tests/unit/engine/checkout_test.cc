@@ -61,13 +61,15 @@ TEST(CheckoutTest, UnknownFeatureIsNoSuchFeature) {
 
 TEST(CheckoutTest, MalformedRequestsAreInvalid) {
   Engine engine = MakeEngine({Concurrent("cad", 1)});
-  std::vector<CheckoutRequest> bad(6, Req(Client("a"), "cad"));
+  std::vector<CheckoutRequest> bad(8, Req(Client("a"), "cad"));
   bad[0].client.client_id = "";
   bad[1].count = 0;
   bad[2].version = "two";
   bad[3].nonce = std::string(65, 'n');
   bad[4].resume_lease_id = 0;
   bad[5].metered_units = 0;
+  bad[6].metered_units = kMaxMeteredUnitsPerCheckout + 1;
+  bad[7].metered_units = UINT64_MAX;
   for (const CheckoutRequest& r : bad) {
     EXPECT_EQ(DenialOf(engine.Checkout(r, kT0)), DenialReason::kInvalidRequest);
   }

@@ -90,18 +90,49 @@ TEST(LifecycleTest, ResumeOfAnotherClientsLeaseIsNotResumable) {
   EXPECT_EQ(DenialOf(engine.Checkout(steal, kT0)), DenialReason::kLeaseNotResumable);
 }
 
-TEST(LifecycleTest, ResumeOfAnUnknownIdKeepsThatId) {
-  Engine engine = MakeEngine({Concurrent("cad", 2)});
+TEST(LifecycleTest, ResumeOfAnIdIssuedBeforeARestartKeepsThatId) {
+  // After a restart without state the engine is seeded above every id issued before.
+  Entitlement e;
+  e.features = {Concurrent("cad", 3)};
+  Engine engine = MakeEngine(e, {}, 1000);
   CheckoutRequest r = Req(Client("a"), "cad");
   r.resume_lease_id = 777;
   EXPECT_EQ(LeaseOf(engine.Checkout(r, kT0)).id, 777u);
   // A fresh id never collides with a live resumed one.
+  EXPECT_EQ(LeaseOf(engine.Checkout(Req(Client("b"), "cad"), kT0)).id, 1000u);
+}
+
+TEST(LifecycleTest, ResumeCannotClaimAnIdNotYetIssued) {
   Entitlement e;
   e.features = {Concurrent("cad", 3)};
-  Engine seeded = MakeEngine(e, {}, 10);
-  r.resume_lease_id = 10;
-  EXPECT_EQ(LeaseOf(seeded.Checkout(r, kT0)).id, 10u);
-  EXPECT_EQ(LeaseOf(seeded.Checkout(Req(Client("b"), "cad"), kT0)).id, 11u);
+  Engine engine = MakeEngine(e, {}, 10);
+  CheckoutRequest r = Req(Client("a"), "cad");
+  r.resume_lease_id = 10;  // the id the engine hands out next
+  const Lease got = LeaseOf(engine.Checkout(r, kT0));
+  EXPECT_EQ(got.id, 10u);  // allocated normally, not claimed
+  const Lease future = LeaseOf(engine.Checkout(Req(Client("c"), "cad"), kT0));
+  EXPECT_EQ(future.id, 11u);
+  CheckoutRequest claim = Req(Client("d"), "cad");
+  claim.resume_lease_id = 50;
+  EXPECT_EQ(LeaseOf(engine.Checkout(claim, kT0)).id, 12u);
+}
+
+TEST(LifecycleTest, ResumeCannotTakeOverAnIdThatEndedForAnotherClient) {
+  Engine engine = MakeEngine({Concurrent("cad", 2)});
+  const Lease a = LeaseOf(engine.Checkout(Req(Client("a"), "cad"), kT0));
+  ASSERT_TRUE(std::holds_alternative<Released>(engine.Checkin(a.id, "a", 0, kT0)));
+  CheckoutRequest steal = Req(Client("b"), "cad");
+  steal.resume_lease_id = a.id;
+  const Lease b = LeaseOf(engine.Checkout(steal, kT0));
+  EXPECT_NE(b.id, a.id);
+  // The owner's heartbeat still learns its lease was released, not "unknown".
+  const HeartbeatOutcome hb = engine.Heartbeat(a.id, "a", kT0);
+  ASSERT_TRUE(std::holds_alternative<Lost>(hb));
+  EXPECT_EQ(std::get<Lost>(hb).reason, LossReason::kReleased);
+  // The owner itself may take its ended id back.
+  CheckoutRequest own = Req(Client("a"), "cad");
+  own.resume_lease_id = a.id;
+  EXPECT_EQ(LeaseOf(engine.Checkout(own, kT0)).id, a.id);
 }
 
 TEST(LifecycleTest, RetryWithTheSameNonceGetsTheSameLease) {

@@ -125,6 +125,18 @@ Feature Metered(MeterMode mode, uint64_t total, uint64_t overdraft = 0) {
   return f;
 }
 
+TEST(ModelsTest, MeteredHugeDrawIsInvalidNotAFreeSeat) {
+  Engine engine = MakeEngine({Metered(MeterMode::kPerCheckout, 5)});
+  CheckoutRequest all = Req(Client("a"), "runs");
+  all.metered_units = 5;
+  ASSERT_TRUE(IsGranted(engine.Checkout(all, kT0)));
+  CheckoutRequest huge = Req(Client("b"), "runs");
+  huge.metered_units = UINT64_MAX;  // would wrap to -1 as a signed count
+  EXPECT_EQ(DenialOf(engine.Checkout(huge, kT0)), DenialReason::kInvalidRequest);
+  EXPECT_EQ(engine.UsageOf("runs", kT0)->metered_remaining, 0);
+  EXPECT_EQ(engine.UsageOf("runs", kT0)->in_use, 1u);
+}
+
 TEST(MeteredTest, PerCheckoutDrawsUnitsAndNeverGoesBelowZero) {
   Engine engine = MakeEngine({Metered(MeterMode::kPerCheckout, 5)});
   CheckoutRequest r = Req(Client("a"), "runs");
