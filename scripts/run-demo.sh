@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Tessera appliance with the demo entitlement and shows a client using it:
-# installs the Debian packages, builds tesserad and tessera-client (preset dev), starts
+# installs the Debian packages, builds tesserad, tessera-client and tessera (preset dev),
+# starts a software TPM (swtpm) and provisions the appliance identity key in it, starts
 # tesserad on 127.0.0.1, checks a seat out, prints the status, checks the seat in, and stops
 # tesserad with SIGTERM (a clean drain, exit 0).
 # Usage: scripts/run-demo.sh   (as root on Debian 12, or with sudo available)
@@ -12,21 +13,39 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing dependencies"
 scripts/install-deps.sh
 
-step "building tesserad and tessera-client (preset dev)"
+step "building tesserad, tessera-client and tessera (preset dev)"
 cmake --preset dev >/dev/null
-cmake --build --preset dev --target tesserad tessera-client -j "$(nproc)"
+cmake --build --preset dev --target tesserad tessera-client tessera -j "$(nproc)"
 TESSERAD=build/dev/server/tesserad
 CLIENT=build/dev/client/tessera-client
+ADMIN=build/dev/admin/cli/tessera
 
 work="$(mktemp -d -t tessera-demo-XXXXXX)"
 server_pid=""
 holder_pid=""
+tpm_pid=""
 cleanup() {
   [ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null || true
+  [ -n "$tpm_pid" ] && kill "$tpm_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+step "starting a software TPM (swtpm) and provisioning the appliance identity key in it"
+mkdir -p "$work/tpm"
+swtpm socket --tpm2 --server "type=unixio,path=$work/tpm/tpm.sock" \
+  --ctrl "type=unixio,path=$work/tpm/tpm.sock.ctrl" --flags not-need-init,startup-clear \
+  --tpmstate "dir=$work/tpm" >"$work/swtpm.log" 2>&1 &
+tpm_pid=$!
+# tpm2-tss logs every probe for a handle that does not exist yet as an error; keep it quiet.
+export TSS2_LOG=all+none
+for _ in $(seq 1 100); do [ -S "$work/tpm/tpm.sock" ] && break; sleep 0.05; done
+key_uri="tpm:tcti=swtpm:path=$work/tpm/tpm.sock"
+"$ADMIN" provision --key-uri "$key_uri"
+echo "provisioning again keeps the same key:"
+"$ADMIN" provision --key-uri "$key_uri"
+"$ADMIN" key info --key-uri "$key_uri"
 
 step "starting tesserad with examples/demo-entitlement.json and examples/demo-rules.json"
 "$TESSERAD" --listen 127.0.0.1:0 --port-file "$work/port" \
