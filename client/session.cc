@@ -10,6 +10,7 @@
 
 #include "base/system_clock.h"
 #include "client/wire.h"
+#include "protocol/framing.h"
 
 namespace tessera::client {
 namespace {
@@ -387,6 +388,8 @@ asio::awaitable<void> Session::Maintenance() {
     ExpireDeadlines(now);
     if (connection_ && !resuming_ && !heartbeat_in_flight_ && now >= heartbeat_retry_at_) {
       std::vector<std::string> due = table_.DueForRenewal(now);
+      // Leases beyond one heartbeat's limit stay due and go out once this one is answered.
+      if (due.size() > protocol::kMaxHeartbeatLeaseIds) due.resize(protocol::kMaxHeartbeatLeaseIds);
       if (!due.empty()) SendHeartbeat(due, /*resume=*/false);
     }
     Duration next = now + kMaxIdleWake;
@@ -555,8 +558,14 @@ void Session::BeginResume() {
   }
   // Held leases go first: a new checkout must not take the seat a resume needs.
   resuming_ = true;
-  resume_steps_ = 1;
-  SendHeartbeat(ids, /*resume=*/true);
+  const size_t limit = protocol::kMaxHeartbeatLeaseIds;
+  resume_steps_ = static_cast<int>((ids.size() + limit - 1) / limit);
+  for (size_t begin = 0; begin < ids.size(); begin += limit) {
+    const size_t end = std::min(ids.size(), begin + limit);
+    SendHeartbeat(std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           ids.begin() + static_cast<std::ptrdiff_t>(end)),
+                  /*resume=*/true);
+  }
 }
 
 void Session::SendHeartbeat(const std::vector<std::string>& ids, bool resume) {

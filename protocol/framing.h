@@ -29,6 +29,8 @@ inline constexpr std::uint32_t kDefaultMaxFrameBytes = 1u << 20;   // 1 MiB
 inline constexpr std::uint32_t kLargestMaxFrameBytes = 64u << 20;  // 64 MiB
 // The protocol versions this build speaks.
 inline constexpr std::uint32_t kProtocolVersion = 1;
+// The most lease ids one HeartbeatRequest may carry; servers refuse more (INVALID_ARGUMENT).
+inline constexpr std::size_t kMaxHeartbeatLeaseIds = 10000;
 
 // Why a byte stream could not be decoded. Every error is final: the stream is out of sync and
 // the connection must be closed (after an ErrorReply where one can be sent).

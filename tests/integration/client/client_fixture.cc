@@ -41,12 +41,6 @@ std::unique_ptr<tessera::testing::TesseradProcess> StartServer(
   tessera::testing::TesseradOptions options;
   options.entitlement_json = EntitlementJson(features);
   options.config_json = config_json;
-  if (config_json.find("io_threads") == std::string::npos) {
-    const size_t open = options.config_json.find('{');
-    const bool empty = options.config_json.find_first_not_of(" \n", open + 1) ==
-                       options.config_json.find('}', open);
-    options.config_json.insert(open + 1, empty ? R"("io_threads": 1)" : R"("io_threads": 1, )");
-  }
   auto server = std::make_unique<tessera::testing::TesseradProcess>(dir, options);
   Status started = server->Start();
   EXPECT_TRUE(started.ok()) << started.ToString();
