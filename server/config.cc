@@ -57,6 +57,8 @@ const std::map<std::string, Setter>& Setters() {
     str("tls_cert_file", &ServerConfig::tls_cert_file);
     str("tls_key_file", &ServerConfig::tls_key_file);
     str("log_level", &ServerConfig::log_level);
+    str("database", &ServerConfig::database);
+    u32("store_resync_ms", &ServerConfig::store_resync_ms);
     u32("max_connections", &ServerConfig::max_connections);
     u32("max_in_flight", &ServerConfig::max_in_flight);
     u32("max_frame_bytes", &ServerConfig::max_frame_bytes);
@@ -67,6 +69,9 @@ const std::map<std::string, Setter>& Setters() {
     u32("io_threads", &ServerConfig::io_threads);
     (*m)["lease_id_seed"] = [](const Json& v, ServerConfig* c) {
       return GetUnsigned(v, "lease_id_seed", &c->lease_id_seed);
+    };
+    (*m)["store_max_page_count"] = [](const Json& v, ServerConfig* c) {
+      return GetUnsigned(v, "store_max_page_count", &c->store_max_page_count);
     };
     return m;
   }();
@@ -144,6 +149,8 @@ Status ValidateConfig(const ServerConfig& c) {
   if (c.io_threads == 0 || c.io_threads > 64) {
     return InvalidArgument("'io_threads' must lie in [1, 64]");
   }
+  if (c.database.empty()) return InvalidArgument("'database' must name a file");
+  if (c.store_resync_ms == 0) return InvalidArgument("'store_resync_ms' must be at least 1");
   LogLevel level;
   if (!ParseLogLevel(c.log_level, &level)) {
     return InvalidArgument("'log_level' must be debug, info, warn or error");

@@ -28,7 +28,13 @@ struct ServerConfig {
   std::uint32_t drain_grace_ms = 3'000;
   std::uint32_t io_threads = 2;
   std::string log_level = "info";
-  std::uint64_t lease_id_seed = 0;  // 0: derived from the start time
+  std::uint64_t lease_id_seed = 0;                        // 0: derived from the start time
+  std::string database = "/var/lib/tessera/tesserad.db";  // the durable store (SQLite)
+  std::uint32_t store_resync_ms = 2'000;  // while the store cannot write: resync this often
+  // Test/ops hook: cap the database at this many pages (0: no cap). Writes beyond it fail
+  // like a full disk. SIGHUP re-reads it from the config file.
+  std::uint64_t store_max_page_count = 0;
+  std::string config_file;  // not a key: the file this came from (SIGHUP re-reads it)
 };
 
 // Parses a JSON config document. Unknown keys and wrong types are errors naming the key.

@@ -26,6 +26,7 @@
 #include "server/license_service.h"
 #include "server/log.h"
 #include "server/net/listener.h"
+#include "server/store_startup.h"
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -38,6 +39,9 @@ namespace asio = boost::asio;
 namespace {
 
 std::string Str(std::uint64_t v) { return std::to_string(v); }
+
+// SQLite's own default page cap: "no cap".
+constexpr std::uint64_t kNoPageCap = 4294967294;
 
 void RaiseFileLimit() {
   rlimit lim{};
@@ -83,11 +87,12 @@ Status WritePortFile(const std::string& path, std::uint16_t port) {
 class Lifecycle {
  public:
   Lifecycle(asio::io_context& io, const ServerConfig& config, Listener& listener,
-            LicenseService& service)
+            LicenseService& service, store::BatchWriter& writer)
       : io_(io),
         config_(config),
         listener_(listener),
         service_(service),
+        writer_(writer),
         signals_(io, SIGTERM, SIGINT, SIGHUP),
         timer_(io) {}
 
@@ -116,24 +121,45 @@ class Lifecycle {
     });
   }
 
+  // The store's page cap is the one setting SIGHUP re-reads from the config file (an
+  // operator's and the disk-full tests' lever).
+  void ReloadStoreLimit() {
+    if (config_.config_file.empty()) return;
+    auto fresh = LoadConfigFile(config_.config_file);
+    if (!fresh.ok()) return;
+    const std::uint64_t pages =
+        fresh->store_max_page_count == 0 ? kNoPageCap : fresh->store_max_page_count;
+    Status s = writer_.RunOnWriter([pages](store::Store& db) { return db.SetMaxPageCount(pages); });
+    Log(s.ok() ? LogLevel::kInfo : LogLevel::kError, "store_page_cap",
+        {{"pages", Str(fresh->store_max_page_count)}, {"status", s.ToString()}});
+  }
+
   void Reload() {
     Log(LogLevel::kInfo, "reload_started",
         {{"entitlement_file", config_.entitlement_file}, {"rules_file", config_.rules_file}});
+    ReloadStoreLimit();
+    const TimePoint now = RealClock().Now();
     auto entitlement = LoadEntitlementFile(config_.entitlement_file);
     auto rules = LoadRulesFile(config_.rules_file);
-    if (!entitlement.ok() || !rules.ok()) {
+    auto entitlement_bytes = ReadLicenseFile(config_.entitlement_file, now);
+    auto rules_bytes = ReadLicenseFile(config_.rules_file, now);
+    if (!entitlement.ok() || !rules.ok() || !entitlement_bytes.ok() || !rules_bytes.ok()) {
       // Keep serving with the previous files.
-      Status s = entitlement.ok() ? rules.status() : entitlement.status();
+      Status s = !entitlement.ok()         ? entitlement.status()
+                 : !rules.ok()             ? rules.status()
+                 : !entitlement_bytes.ok() ? entitlement_bytes.status()
+                                           : rules_bytes.status();
       Log(LogLevel::kError, "reload_failed", {{"error", s.ToString()}});
       return;
     }
-    service_.Reload(std::move(*entitlement), std::move(*rules), [](Status s) {
-      if (s.ok()) {
-        Log(LogLevel::kInfo, "reload_done");
-      } else {
-        Log(LogLevel::kError, "reload_failed", {{"error", s.ToString()}});
-      }
-    });
+    service_.Reload(std::move(*entitlement), std::move(*rules), std::move(*entitlement_bytes),
+                    std::move(*rules_bytes), [](Status s) {
+                      if (s.ok()) {
+                        Log(LogLevel::kInfo, "reload_done");
+                      } else {
+                        Log(LogLevel::kError, "reload_failed", {{"error", s.ToString()}});
+                      }
+                    });
   }
 
   asio::awaitable<void> Drain() {
@@ -164,10 +190,14 @@ class Lifecycle {
   const ServerConfig& config_;
   Listener& listener_;
   LicenseService& service_;
+  store::BatchWriter& writer_;
   asio::signal_set signals_;
   asio::steady_timer timer_;
   bool draining_ = false;
 };
+
+int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
+          asio::ssl::context* tls, std::size_t features);
 
 }  // namespace
 
@@ -197,18 +227,44 @@ int RunDaemon(const ServerConfig& config) {
     }
     tls = std::move(*ctx);
   }
+  const TimePoint now = RealClock().Now();
+  auto entitlement_bytes = ReadLicenseFile(config.entitlement_file, now);
+  auto rules_bytes = ReadLicenseFile(config.rules_file, now);
+  if (!entitlement_bytes.ok() || !rules_bytes.ok()) {
+    Status s = entitlement_bytes.ok() ? rules_bytes.status() : entitlement_bytes.status();
+    Log(LogLevel::kError, "bad_config", {{"error", s.ToString()}});
+    return kExitBadConfig;
+  }
   engine::EngineOptions options;
-  options.first_lease_id =
-      config.lease_id_seed != 0 ? config.lease_id_seed : SeedLeaseId(RealClock().Now());
+  options.first_lease_id = config.lease_id_seed != 0 ? config.lease_id_seed : SeedLeaseId(now);
   std::size_t features = entitlement->features.size();
   auto engine = engine::Engine::Create(options, std::move(*entitlement), std::move(*rules));
   if (!engine.ok()) {
     Log(LogLevel::kError, "bad_entitlement", {{"error", engine.status().ToString()}});
     return kExitBadConfig;
   }
+  std::size_t restored = 0;
+  auto writer =
+      OpenStoreAndRestore(config, *engine, options.first_lease_id, std::move(*entitlement_bytes),
+                          std::move(*rules_bytes), &restored);
+  if (!writer.ok()) {
+    Log(LogLevel::kError, "store_failed",
+        {{"database", config.database},
+         {"error", writer.status().ToString()},
+         {"detail", "refusing to start; see docs/STORE.md for restoring a backup"}});
+    return kExitStoreFailure;
+  }
+  Log(LogLevel::kInfo, "store_opened",
+      {{"database", config.database}, {"restored_leases", Str(restored)}});
+  return Serve(config, std::move(*engine), **writer, tls.get(), features);
+}
 
+namespace {
+
+int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
+          asio::ssl::context* tls, std::size_t features) {
   asio::io_context io(static_cast<int>(config.io_threads));
-  LicenseService service(io, std::move(*engine));
+  LicenseService service(io, std::move(engine), writer, Duration(config.store_resync_ms));
   ConnectionLimits limits;
   limits.max_frame_bytes = config.max_frame_bytes;
   limits.max_in_flight = config.max_in_flight;
@@ -216,7 +272,7 @@ int RunDaemon(const ServerConfig& config) {
   limits.idle_timeout = Duration(config.idle_timeout_ms);
   limits.write_queue_bytes = config.write_queue_bytes;
   ServerIdentity identity{config.server_id, "", TESSERA_VERSION};
-  Listener listener(io, limits, identity, config.max_connections, service, tls.get());
+  Listener listener(io, limits, identity, config.max_connections, service, tls);
 
   std::string host;
   std::uint16_t port = 0;
@@ -224,24 +280,26 @@ int RunDaemon(const ServerConfig& config) {
   Status bound = listener.Bind(host, port);
   if (!bound.ok()) {
     Log(LogLevel::kError, "cannot_listen", {{"error", bound.ToString()}});
+    writer.Stop();
     return kExitCannotListen;
   }
   if (!config.port_file.empty()) {
     Status written = WritePortFile(config.port_file, listener.port());
     if (!written.ok()) {
       Log(LogLevel::kError, "cannot_write_port_file", {{"error", written.ToString()}});
+      writer.Stop();
       return kExitCannotListen;
     }
   }
   Log(LogLevel::kInfo, "listening",
       {{"addr", host + ":" + Str(listener.port())},
-       {"tls", tls ? "on" : "off"},
+       {"tls", tls != nullptr ? "on" : "off"},
        {"server_id", config.server_id},
        {"features", Str(features)},
-       {"first_lease_id", FormatLeaseId(options.first_lease_id)},
+       {"database", config.database},
        {"version", TESSERA_VERSION}});
 
-  Lifecycle lifecycle(io, config, listener, service);
+  Lifecycle lifecycle(io, config, listener, service, writer);
   lifecycle.Start();
   service.Start();
   listener.Start();
@@ -260,8 +318,13 @@ int RunDaemon(const ServerConfig& config) {
   for (std::uint32_t i = 1; i < config.io_threads; ++i) threads.emplace_back(run);
   run();
   for (auto& t : threads) t.join();
+  // Commits what is queued; callbacks after this point are never run (io stopped).
+  writer.Stop();
+  Log(LogLevel::kInfo, "store_closed", {{"database", config.database}});
   if (!config.port_file.empty()) std::remove(config.port_file.c_str());
   return exit_code;
 }
+
+}  // namespace
 
 }  // namespace tessera::server

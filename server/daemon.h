@@ -12,6 +12,7 @@ enum ExitCode : int {
   kExitUsage = 2,           // bad command line
   kExitBadConfig = 3,       // invalid config, entitlement, rules or TLS files
   kExitCannotListen = 4,    // cannot bind the listen address or write the port file
+  kExitStoreFailure = 5,    // the database cannot be opened, read, restored or written at start
 };
 
 // Runs the server until it is told to stop. Returns an ExitCode.

@@ -8,52 +8,20 @@
 
 #include "base/system_clock.h"
 #include "server/log.h"
+#include "server/wire_convert.h"
 
 namespace tessera::server {
 
 namespace asio = boost::asio;
 namespace v1 = tessera::v1;
 
+using wire::Denial;
+using wire::ToWire;
+
 namespace {
 
 constexpr Duration kMaxExpiryInterval = std::chrono::seconds(1);
 constexpr std::size_t kMaxHeartbeatIds = 10000;
-
-v1::Lease ToWire(const engine::Lease& l) {
-  v1::Lease w;
-  w.set_lease_id(FormatLeaseId(l.id));
-  w.set_feature(l.feature);
-  w.set_version(l.version);
-  w.set_count(l.count);
-  w.set_issued_at_ms(ToUnixMillis(l.issued_at));
-  w.set_expires_at_ms(ToUnixMillis(l.expires_at));
-  w.set_heartbeat_interval_ms(static_cast<std::uint32_t>(l.heartbeat_interval.count()));
-  w.set_borrowed(l.borrowed);
-  w.set_overdraft(l.overdraft);
-  w.set_nonce(l.nonce);
-  return w;
-}
-
-v1::DenialReason ToWire(engine::DenialReason r) {
-  // The engine's values equal the wire's by construction (lease.h).
-  int value = static_cast<int>(r);
-  return v1::DenialReason_IsValid(value) ? static_cast<v1::DenialReason>(value)
-                                         : v1::DENIAL_REASON_UNSPECIFIED;
-}
-
-v1::LeaseLossReason ToWire(engine::LossReason r) {
-  int value = static_cast<int>(r);
-  return v1::LeaseLossReason_IsValid(value) ? static_cast<v1::LeaseLossReason>(value)
-                                            : v1::LEASE_LOSS_REASON_UNSPECIFIED;
-}
-
-v1::Frame Denial(v1::DenialReason reason, std::string detail) {
-  v1::Frame f;
-  v1::Denial* d = f.mutable_checkout_reply()->mutable_denied();
-  d->set_reason(reason);
-  d->set_detail(std::move(detail));
-  return f;
-}
 
 engine::ClientInfo ClientOf(const Session& s) {
   return {s.client.client_id(), s.client.user(), s.client.host()};
@@ -90,8 +58,13 @@ engine::LeaseId SeedLeaseId(TimePoint start) {
   return ms << 12;
 }
 
-LicenseService::LicenseService(asio::io_context& io, engine::Engine engine)
-    : strand_(asio::make_strand(io)), engine_(std::move(engine)), expiry_timer_(strand_) {}
+LicenseService::LicenseService(asio::io_context& io, engine::Engine engine,
+                               store::BatchWriter& writer, Duration resync_interval)
+    : strand_(asio::make_strand(io)),
+      engine_(std::move(engine)),
+      expiry_timer_(strand_),
+      writer_(writer),
+      resync_interval_(resync_interval) {}
 
 LicenseService::~LicenseService() = default;
 
@@ -116,7 +89,8 @@ void LicenseService::Stop() {
 asio::awaitable<void> LicenseService::ExpiryLoop() {
   while (!stopped_) {
     engine_.ExpireDue(RealClock().Now());
-    DispatchEvents();
+    PersistEvents();
+    MaybeResync();
     TimePoint now = RealClock().Now();
     Duration wait = kMaxExpiryInterval;
     if (auto next = engine_.NextDeadline()) {
@@ -147,7 +121,31 @@ asio::awaitable<HandlerReply> LicenseService::Handle(std::shared_ptr<const Sessi
 
 asio::awaitable<HandlerReply> LicenseService::HandleOnStrandAsync(
     std::shared_ptr<const Session> session, v1::Frame request) {
-  co_return HandleOnStrand(*session, request);
+  std::vector<std::int64_t> prior_expiries;
+  HandlerReply reply;
+  if (request.body_case() == v1::Frame::kHeartbeat) {
+    RegisterSession(*session);
+    const TimePoint now = RealClock().Now();
+    reply.frame = writer_.writable()
+                      ? Heartbeat(*session, request.heartbeat(), now, &prior_expiries)
+                      : HeartbeatUnwritable(*session, request.heartbeat(), now);
+  } else {
+    reply = HandleOnStrand(*session, request);
+  }
+  ArmExpiry();
+  tessera::Status stored = co_await Persist();
+  if (stored.ok()) co_return reply;
+  // Nothing of this call is durable: never report a grant or an expiry the store lacks.
+  if (reply.frame.has_checkout_reply() && reply.frame.checkout_reply().has_granted()) {
+    reply.frame =
+        Denial(v1::UNAVAILABLE, "the license database cannot be written: " + stored.message());
+  } else if (reply.frame.has_heartbeat_reply()) {
+    auto* results = reply.frame.mutable_heartbeat_reply()->mutable_results();
+    for (int i = 0; i < results->size() && i < static_cast<int>(prior_expiries.size()); ++i) {
+      if (results->Get(i).renewed()) results->Mutable(i)->set_expires_at_ms(prior_expiries[i]);
+    }
+  }
+  co_return reply;
 }
 
 void LicenseService::RegisterSession(const Session& s) {
@@ -159,12 +157,13 @@ HandlerReply LicenseService::HandleOnStrand(const Session& session, const v1::Fr
   RegisterSession(session);
   const TimePoint now = RealClock().Now();
   HandlerReply reply;
+  std::vector<std::int64_t> prior_expiries_unused;  // heartbeats go through the async path
   switch (request.body_case()) {
     case v1::Frame::kCheckout:
       reply = Checkout(session, request, now);
       break;
     case v1::Frame::kHeartbeat:
-      reply.frame = Heartbeat(session, request.heartbeat(), now);
+      reply.frame = Heartbeat(session, request.heartbeat(), now, &prior_expiries_unused);
       break;
     case v1::Frame::kCheckin:
       reply.frame = Checkin(session, request.checkin(), now);
@@ -180,8 +179,6 @@ HandlerReply LicenseService::HandleOnStrand(const Session& session, const v1::Fr
       reply.frame.mutable_error()->set_message("not a request");
       break;
   }
-  DispatchEvents();
-  ArmExpiry();
   return reply;
 }
 
@@ -190,6 +187,12 @@ HandlerReply LicenseService::Checkout(const Session& s, const v1::Frame& frame, 
   HandlerReply reply;
   if (draining_) {
     reply.frame = Denial(v1::SERVER_DRAINING, "the server is shutting down");
+    return reply;
+  }
+  if (!writer_.writable()) {
+    reply.frame = Denial(v1::UNAVAILABLE, "the license database cannot be written (" +
+                                              writer_.last_error().message() +
+                                              "); no new seats until it recovers");
     return reply;
   }
   engine::CheckoutRequest req;
@@ -228,8 +231,8 @@ HandlerReply LicenseService::Checkout(const Session& s, const v1::Frame& frame, 
   return reply;
 }
 
-v1::Frame LicenseService::Heartbeat(const Session& s, const v1::HeartbeatRequest& r,
-                                    TimePoint now) {
+v1::Frame LicenseService::Heartbeat(const Session& s, const v1::HeartbeatRequest& r, TimePoint now,
+                                    std::vector<std::int64_t>* prior_expiries) {
   v1::Frame f;
   if (static_cast<std::size_t>(r.lease_ids_size()) > kMaxHeartbeatIds) {
     f.mutable_error()->set_code(v1::INVALID_ARGUMENT);
@@ -245,6 +248,9 @@ v1::Frame LicenseService::Heartbeat(const Session& s, const v1::HeartbeatRequest
       renewal->set_lost(v1::LEASE_UNKNOWN);
       continue;
     }
+    auto before = engine_.FindLease(*id, now);
+    prior_expiries->resize(static_cast<std::size_t>(out->results_size()));
+    prior_expiries->back() = before ? ToUnixMillis(before->expires_at) : 0;
     auto outcome = engine_.Heartbeat(*id, s.client.client_id(), now);
     if (auto* ok = std::get_if<engine::Renewed>(&outcome)) {
       renewal->set_renewed(true);
@@ -252,6 +258,31 @@ v1::Frame LicenseService::Heartbeat(const Session& s, const v1::HeartbeatRequest
     } else {
       renewal->set_lost(ToWire(std::get<engine::Lost>(outcome).reason));
     }
+  }
+  return f;
+}
+
+v1::Frame LicenseService::HeartbeatUnwritable(const Session& s, const v1::HeartbeatRequest& r,
+                                              TimePoint now) {
+  // Nothing can be made durable: report each held lease's stored expiry, unchanged.
+  v1::Frame f;
+  if (static_cast<std::size_t>(r.lease_ids_size()) > kMaxHeartbeatIds) {
+    f.mutable_error()->set_code(v1::INVALID_ARGUMENT);
+    f.mutable_error()->set_message("at most 10000 lease ids per heartbeat");
+    return f;
+  }
+  v1::HeartbeatReply* out = f.mutable_heartbeat_reply();
+  for (const std::string& text : r.lease_ids()) {
+    v1::LeaseRenewal* renewal = out->add_results();
+    renewal->set_lease_id(text);
+    auto id = ParseLeaseId(text);
+    auto lease = id ? engine_.FindLease(*id, now) : std::nullopt;
+    if (!lease || lease->client.client_id != s.client.client_id() || lease->lingering) {
+      renewal->set_lost(v1::LEASE_UNKNOWN);
+      continue;
+    }
+    renewal->set_renewed(true);
+    renewal->set_expires_at_ms(ToUnixMillis(lease->expires_at));
   }
   return f;
 }
@@ -317,54 +348,6 @@ v1::Frame LicenseService::CancelQueue(const Session& s, const v1::CancelQueueReq
   return f;
 }
 
-void LicenseService::DispatchEvents() {
-  for (engine::Event& e : engine_.TakeEvents()) {
-    Log(LogLevel::kInfo, "lease_event",
-        {{"kind", std::string(engine::EventKindName(e.kind))},
-         {"lease", e.lease_id ? FormatLeaseId(e.lease_id) : std::string("-")},
-         {"feature", e.feature},
-         {"client_id", e.client.client_id},
-         {"user", e.client.user},
-         {"host", e.client.host},
-         {"count", std::to_string(e.count)},
-         {"reason", e.reason ? std::string(engine::DenialReasonName(*e.reason)) : "-"},
-         {"detail", e.detail}});
-    if (e.kind == engine::EventKind::kRevoked) {
-      auto holder = clients_.find(e.client.client_id);
-      if (holder == clients_.end()) continue;
-      v1::Frame push;
-      push.mutable_lease_revoked()->set_lease_id(FormatLeaseId(e.lease_id));
-      push.mutable_lease_revoked()->set_reason(e.detail);
-      for (auto& [conn, weak] : holder->second) {
-        if (auto sink = weak.lock()) sink->Push(push, false);
-      }
-      continue;
-    }
-    if (e.ticket == 0) continue;
-    bool final_for_waiter =
-        e.kind == engine::EventKind::kDequeued || e.kind == engine::EventKind::kQueueTimeout ||
-        e.kind == engine::EventKind::kQueueCancelled || e.kind == engine::EventKind::kDenied;
-    if (!final_for_waiter) continue;
-    auto w = waiters_.find(e.ticket);
-    if (w == waiters_.end()) continue;
-    Waiter waiter = std::move(w->second);
-    waiters_.erase(w);
-    tickets_.erase({waiter.connection_id, waiter.request_id});
-    auto sink = waiter.sink.lock();
-    if (!sink) continue;
-    v1::Frame reply;
-    if (e.kind == engine::EventKind::kDequeued && e.lease) {
-      *reply.mutable_checkout_reply()->mutable_granted() = ToWire(*e.lease);
-    } else if (waiter.override_reason) {
-      reply = Denial(ToWire(*waiter.override_reason), "the server is shutting down");
-    } else {
-      reply = Denial(e.reason ? ToWire(*e.reason) : v1::DENIAL_REASON_UNSPECIFIED, e.detail);
-    }
-    reply.set_request_id(waiter.request_id);
-    sink->Push(std::move(reply), true);
-  }
-}
-
 void LicenseService::OnClose(std::uint64_t connection_id) {
   asio::post(strand_, [this, connection_id]() {
     auto c = connection_client_.find(connection_id);
@@ -385,20 +368,32 @@ void LicenseService::OnClose(std::uint64_t connection_id) {
       waiters_.erase(ticket);
       engine_.CancelQueued(ticket, now);
     }
-    DispatchEvents();
+    PersistEvents();
   });
 }
 
 void LicenseService::Reload(engine::Entitlement entitlement, engine::Rules rules,
+                            std::optional<store::LicenseFile> entitlement_file,
+                            std::optional<store::LicenseFile> rules_file,
                             std::function<void(tessera::Status)> done) {
   asio::post(strand_, [this, entitlement = std::move(entitlement), rules = std::move(rules),
+                       ef = std::move(entitlement_file), rf = std::move(rules_file),
                        done = std::move(done)]() mutable {
     const TimePoint now = RealClock().Now();
     tessera::Status s = engine_.SetEntitlement(std::move(entitlement), now);
     if (s.ok()) s = engine_.SetRules(std::move(rules), now);
-    DispatchEvents();
     ArmExpiry();
-    if (done) done(s);
+    // A reload changes state without events (capped expiries, dropped bindings): store all.
+    std::vector<engine::Event> events = engine_.TakeEvents();
+    store::Unit unit = store::FullStateUnit(engine_.ExportState(), events);
+    if (s.ok()) {
+      unit.entitlement = std::move(ef);
+      unit.rules = std::move(rf);
+    }
+    Submit(std::move(unit), std::move(events),
+           [s, done = std::move(done)](const tessera::Status& st) {
+             if (done) done(s.ok() ? st : s);
+           });
   });
 }
 
@@ -412,7 +407,7 @@ void LicenseService::BeginDrain() {
       tickets.push_back(ticket);
     }
     for (auto t : tickets) engine_.CancelQueued(t, now);
-    DispatchEvents();
+    PersistEvents();
   });
 }
 

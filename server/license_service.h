@@ -7,6 +7,12 @@
 // An expiry driver on the same strand calls ExpireDue at the engine's next deadline, and at
 // least once a second.
 //
+// Durability (docs/SERVER.md "Durable store"): the events of every engine call go to the
+// store's BatchWriter as one unit; a reply or push that reports a change (grant, renewal,
+// checkin, dequeued waiter, revocation) is released only once its batch committed. While the
+// store cannot write, checkouts are denied UNAVAILABLE, heartbeats report the stored expiry
+// unchanged, and a timer resubmits the full state until a write succeeds.
+//
 // Lease ids on the wire: 16 lowercase hex digits of the engine's 64-bit id (PROTOCOL.md).
 //
 // Thread safety: Handle/OnClose/Reload/BeginDrain/Start/Stop are thread-safe.
@@ -21,9 +27,11 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/engine/engine.h"
 #include "server/net/handler.h"
+#include "server/store/batch_writer.h"
 
 namespace tessera::server {
 
@@ -38,7 +46,9 @@ engine::LeaseId SeedLeaseId(TimePoint start);
 
 class LicenseService : public RequestHandler {
  public:
-  LicenseService(boost::asio::io_context& io, engine::Engine engine);
+  // `writer` must outlive the service and be stopped before the service is destroyed.
+  LicenseService(boost::asio::io_context& io, engine::Engine engine, store::BatchWriter& writer,
+                 Duration resync_interval);
   ~LicenseService() override;
 
   // Starts the expiry driver.
@@ -50,8 +60,11 @@ class LicenseService : public RequestHandler {
                                               tessera::v1::Frame request) override;
   void OnClose(std::uint64_t connection_id) override;
 
-  // Replaces entitlement and rules (SIGHUP). `done` gets the outcome, on the engine strand.
+  // Replaces entitlement and rules (SIGHUP) and stores them with the full state. `done` gets
+  // the outcome once it is durable, on the engine strand.
   void Reload(engine::Entitlement entitlement, engine::Rules rules,
+              std::optional<store::LicenseFile> entitlement_file,
+              std::optional<store::LicenseFile> rules_file,
               std::function<void(tessera::Status)> done);
 
   // New checkouts are denied SERVER_DRAINING; queued ones are answered SERVER_DRAINING.
@@ -65,29 +78,48 @@ class LicenseService : public RequestHandler {
     std::optional<engine::DenialReason> override_reason;  // e.g. SERVER_DRAINING
   };
 
+  using Done = std::function<void(const tessera::Status&)>;
+
   boost::asio::awaitable<HandlerReply> HandleOnStrandAsync(std::shared_ptr<const Session> session,
                                                            tessera::v1::Frame request);
   HandlerReply HandleOnStrand(const Session& session, const tessera::v1::Frame& request);
   HandlerReply Checkout(const Session& s, const tessera::v1::Frame& request, TimePoint now);
   tessera::v1::Frame Heartbeat(const Session& s, const tessera::v1::HeartbeatRequest& r,
-                               TimePoint now);
+                               TimePoint now, std::vector<std::int64_t>* prior_expiries);
+  tessera::v1::Frame HeartbeatUnwritable(const Session& s, const tessera::v1::HeartbeatRequest& r,
+                                         TimePoint now);
   tessera::v1::Frame Checkin(const Session& s, const tessera::v1::CheckinRequest& r, TimePoint now);
   tessera::v1::Frame StatusQuery(const Session& s, const tessera::v1::StatusRequest& r,
                                  TimePoint now);
   tessera::v1::Frame CancelQueue(const Session& s, const tessera::v1::CancelQueueRequest& r,
                                  TimePoint now);
   void RegisterSession(const Session& session);
-  void DispatchEvents();
+  // Persistence (license_service_store.cc), all on the strand.
+  boost::asio::awaitable<tessera::Status> Persist();
+  void Submit(store::Unit unit, std::vector<engine::Event> events, Done done);
+  void PersistEvents();
+  void OnCommitted(const tessera::Status& status, std::vector<engine::Event>& events);
+  void RevokeUnanswered(const std::vector<engine::Event>& events);
+  void NoteStoreStatus(const tessera::Status& status);
+  void MaybeResync();
+  void DispatchEvents(std::vector<engine::Event>& events, bool durable);
+  void AnswerWaiter(const engine::Event& e, bool durable);
+  bool HasNamedUsers() const;
   void ArmExpiry();
   boost::asio::awaitable<void> ExpiryLoop();
 
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
   Strand strand_;
-  engine::Engine engine_;                                                           // strand_ only
-  boost::asio::steady_timer expiry_timer_;                                          // strand_ only
-  std::optional<TimePoint> armed_for_;                                              // strand_ only
-  bool draining_ = false;                                                           // strand_ only
-  bool stopped_ = false;                                                            // strand_ only
+  engine::Engine engine_;                   // strand_ only
+  boost::asio::steady_timer expiry_timer_;  // strand_ only
+  std::optional<TimePoint> armed_for_;      // strand_ only
+  bool draining_ = false;                   // strand_ only
+  bool stopped_ = false;                    // strand_ only
+  store::BatchWriter& writer_;
+  const Duration resync_interval_;
+  bool store_ok_ = true;           // strand_ only: last known store state (for logs)
+  bool resync_in_flight_ = false;  // strand_ only
+  Duration next_resync_{0};        // strand_ only (MonotonicNow)
   std::map<engine::QueueTicket, Waiter> waiters_;                                   // strand_ only
   std::map<std::pair<std::uint64_t, std::uint64_t>, engine::QueueTicket> tickets_;  // (conn, req)
   // client id -> connection id -> sink, for pushes to a lease's holder.

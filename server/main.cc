@@ -9,6 +9,7 @@
 #include "server/daemon.h"
 #include "server/license_files.h"
 #include "server/log.h"
+#include "server/store/store.h"
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -44,7 +45,9 @@ int main(int argc, char** argv) {
       "TLS 1.3). Settings come from --config (JSON, see docs/SERVER.md); flags override it.\n"
       "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the entitlement and rules.\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 bad config/entitlement/\n"
-      "rules/TLS files, 4 cannot listen or write the port file.",
+      "rules/TLS files, 4 cannot listen or write the port file, 5 the database cannot be\n"
+      "opened, read or written at start (corrupt, read-only, newer schema).\n"
+      "`tesserad backup --db PATH --to FILE` copies a live database (online, consistent).",
       "tesserad"};
   app.set_help_flag("-h,--help", "Print this help and exit");
   std::string config_path;
@@ -75,8 +78,15 @@ int main(int argc, char** argv) {
         "On SIGTERM, wait this long for clients to leave (default 3000)");
   o.Add(app, "--io-threads", &ServerConfig::io_threads, "Network threads (default 2)");
   o.Add(app, "--log-level", &ServerConfig::log_level, "debug, info, warn or error (default info)");
+  o.Add(app, "--db", &ServerConfig::database,
+        "SQLite database file (default /var/lib/tessera/tesserad.db)");
   o.Add(app, "--lease-id-seed", &ServerConfig::lease_id_seed,
         "First lease id (default: derived from the start time)");
+  CLI::App* backup = app.add_subcommand("backup", "Copy a live database to FILE and exit");
+  std::string backup_db;
+  std::string backup_to;
+  backup->add_option("--db", backup_db, "The live database")->required();
+  backup->add_option("--to", backup_to, "Destination file (must not exist)")->required();
   app.add_flag("--check", check_only,
                "Validate the config, entitlement, rules and TLS files, then exit");
   app.add_flag_callback(
@@ -95,6 +105,15 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (backup->parsed()) {
+    tessera::Status s = tessera::store::BackupDatabase(backup_db, backup_to);
+    if (!s.ok()) {
+      Log(LogLevel::kError, "backup_failed", {{"error", s.ToString()}});
+      return kExitStoreFailure;
+    }
+    Log(LogLevel::kInfo, "backup_done", {{"database", backup_db}, {"to", backup_to}});
+    return kExitOk;
+  }
   ServerConfig config;
   if (!config_path.empty()) {
     auto loaded = LoadConfigFile(config_path);
@@ -103,6 +122,7 @@ int main(int argc, char** argv) {
       return kExitBadConfig;
     }
     config = *loaded;
+    config.config_file = config_path;
   }
   for (auto& apply : o.apply) apply(&config);
   tessera::Status valid = ValidateConfig(config);

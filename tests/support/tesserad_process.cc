@@ -66,16 +66,29 @@ Status TesseradProcess::Start() {
 Status TesseradProcess::Restart() {
   if (running()) return FailedPrecondition("tesserad is still running");
   if (port_ == 0) return FailedPrecondition("tesserad never started");
+  if (!options_.keep_database) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(db_path().string() + suffix, ec);
+    }
+  }
   return Spawn("127.0.0.1:" + std::to_string(port_));
 }
 
 Status TesseradProcess::Spawn(const std::string& listen) {
   std::error_code ec;
   std::filesystem::remove(port_path(), ec);
-  std::vector<std::string> args = {
-      options_.binary,      "--config",      config_path().string(),
-      "--listen",           listen,          "--port-file",
-      port_path().string(), "--entitlement", entitlement_path().string()};
+  std::vector<std::string> args = {options_.binary,
+                                   "--config",
+                                   config_path().string(),
+                                   "--listen",
+                                   listen,
+                                   "--port-file",
+                                   port_path().string(),
+                                   "--entitlement",
+                                   entitlement_path().string(),
+                                   "--db",
+                                   db_path().string()};
   if (!options_.rules_json.empty()) {
     args.push_back("--rules");
     args.push_back(rules_path().string());

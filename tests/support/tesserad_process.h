@@ -1,7 +1,8 @@
 // Runs the real tesserad binary as a child process for integration tests.
 //
 // Files live in the given directory: tesserad.json (config), entitlement.json, rules.json,
-// port (written by tesserad once listening) and tesserad.log (its stderr, appended across
+// port (written by tesserad once listening), tesserad.db (the store, kept across restarts)
+// and tesserad.log (its stderr, appended across
 // restarts). tesserad listens on 127.0.0.1 port 0; port() is the port it picked.
 //
 // The child is always reaped: the destructor SIGKILLs and waits for a child still running,
@@ -28,6 +29,10 @@ struct TesseradOptions {
   std::vector<std::string> extra_args;
   std::string binary;  // empty: TesseradBinary()
   std::chrono::milliseconds start_timeout{30000};
+  // Restart() reuses tesserad.db, as a real restart does (durability and crash tests).
+  // false: Restart() begins with an empty database, i.e. a server that lost its state;
+  // kept as the default while older tests still rely on a restart forgetting leases.
+  bool keep_database = false;
 };
 
 // The built tesserad: $TESSERAD_BINARY if set, else <build>/server/tesserad.
@@ -51,7 +56,8 @@ class TesseradProcess {
   // SIGKILL and reap.
   void Kill();
 
-  // Starts again on the same port with the same files. REQUIRES: not running.
+  // Starts again on the same port with the same files (the database only with
+  // keep_database). REQUIRES: not running.
   Status Restart();
 
   // Sends a signal (e.g. SIGHUP). REQUIRES: running.
@@ -70,6 +76,8 @@ class TesseradProcess {
   std::filesystem::path rules_path() const { return dir_ / "rules.json"; }
   std::filesystem::path port_path() const { return dir_ / "port"; }
   std::filesystem::path log_path() const { return dir_ / "tesserad.log"; }
+  // The database (--db); kept across Restart().
+  std::filesystem::path db_path() const { return dir_ / "tesserad.db"; }
 
   // Everything tesserad has logged so far.
   std::string Log() const;

@@ -36,6 +36,7 @@ class ServerTest : public ::testing::Test {
     o.entitlement_json = entitlement;
     o.rules_json = rules;
     o.config_json = config;
+    o.keep_database = keep_database_;
     StartServer(std::move(o));
   }
 
@@ -60,6 +61,7 @@ class ServerTest : public ::testing::Test {
   }
 
   TempDir dir_{"server"};
+  bool keep_database_ = false;  // TesseradOptions::keep_database for StartServer(strings)
   std::unique_ptr<TesseradProcess> server_;
 };
 
