@@ -263,6 +263,8 @@ Result<ServerStatus> Session::GetStatus(std::string_view feature) {
           for (const auto& l : reply.my_leases()) status.my_leases.push_back(wire::FromProto(l));
           status.draining = reply.draining();
           status.server_time = FromUnixMillis(reply.server_time_ms());
+          status.appliance_id = reply.appliance_id();
+          status.insecure_keys = reply.insecure_keys();
           done(std::move(status));
         };
         Submit(std::move(pending));

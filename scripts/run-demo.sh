@@ -50,7 +50,7 @@ echo "provisioning again keeps the same key:"
 step "starting tesserad with examples/demo-entitlement.json and examples/demo-rules.json"
 "$TESSERAD" --listen 127.0.0.1:0 --port-file "$work/port" \
   --entitlement examples/demo-entitlement.json --rules examples/demo-rules.json \
-  --db "$work/tesserad.db" --server-id demo --drain-grace-ms 2000 2>"$work/tesserad.log" &
+  --key-uri "$key_uri" --db "$work/tesserad.db" --server-id demo --drain-grace-ms 2000 2>"$work/tesserad.log" &
 server_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$work/port" ] && break

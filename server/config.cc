@@ -58,6 +58,13 @@ const std::map<std::string, Setter>& Setters() {
     str("tls_key_file", &ServerConfig::tls_key_file);
     str("log_level", &ServerConfig::log_level);
     str("database", &ServerConfig::database);
+    str("key_uri", &ServerConfig::key_uri);
+    (*m)["insecure_dev_keys"] = [](const Json& v, ServerConfig* c) {
+      if (!v.is_boolean())
+        return InvalidArgument("config key 'insecure_dev_keys' must be a boolean");
+      c->insecure_dev_keys = v.get<bool>();
+      return Status::Ok();
+    };
     u32("store_resync_ms", &ServerConfig::store_resync_ms);
     u32("max_connections", &ServerConfig::max_connections);
     u32("max_in_flight", &ServerConfig::max_in_flight);

@@ -34,7 +34,10 @@ struct ServerConfig {
   // Test/ops hook: cap the database at this many pages (0: no cap). Writes beyond it fail
   // like a full disk. SIGHUP re-reads it from the config file.
   std::uint64_t store_max_page_count = 0;
-  std::string config_file;  // not a key: the file this came from (SIGHUP re-reads it)
+  // The identity key store (docs/HSM.md): tpm:, pkcs11: or soft:. Empty: no identity key.
+  std::string key_uri;
+  bool insecure_dev_keys = false;  // allow a soft: (file) key store: development only
+  std::string config_file;         // not a key: the file this came from (SIGHUP re-reads it)
 };
 
 // Parses a JSON config document. Unknown keys and wrong types are errors naming the key.

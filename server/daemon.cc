@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "base/system_clock.h"
+#include "hsm/crypto.h"
+#include "hsm/key_store.h"
 #include "server/license_files.h"
 #include "server/license_service.h"
 #include "server/log.h"
@@ -196,8 +198,33 @@ class Lifecycle {
   bool draining_ = false;
 };
 
+// The appliance identity key, held open for the daemon's life.
+struct IdentityKey {
+  std::unique_ptr<hsm::KeyStore> store;  // null: no key store configured
+  std::string appliance_id;
+  bool insecure = false;
+};
+
+// Opens the configured key store and reads the identity key's public half. A soft: store
+// is refused unless insecure_dev_keys is set, and announced loudly when it is.
+Result<IdentityKey> OpenIdentityKey(const ServerConfig& config) {
+  IdentityKey key;
+  if (config.key_uri.empty()) return key;
+  hsm::OpenOptions options;
+  options.allow_insecure = config.insecure_dev_keys;
+  TESSERA_ASSIGN_OR_RETURN(key.store, hsm::OpenKeyStore(config.key_uri, options));
+  auto spki = key.store->PublicKeyDer();
+  if (!spki.ok()) {
+    return spki.status().Annotate("no identity key in " + config.key_uri +
+                                  " (provision it with `tessera provision --key-uri URI`)");
+  }
+  key.appliance_id = hsm::ApplianceId(*spki);
+  key.insecure = key.store->insecure();
+  return key;
+}
+
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
-          asio::ssl::context* tls, std::size_t features);
+          asio::ssl::context* tls, std::size_t features, const IdentityKey& key);
 
 }  // namespace
 
@@ -226,6 +253,18 @@ int RunDaemon(const ServerConfig& config) {
       return kExitBadConfig;
     }
     tls = std::move(*ctx);
+  }
+  auto key = OpenIdentityKey(config);
+  if (!key.ok()) {
+    Log(LogLevel::kError, "key_store_failed",
+        {{"key_uri", config.key_uri}, {"error", key.status().ToString()}});
+    return kExitKeyStoreFailure;
+  }
+  if (key->insecure) {
+    Log(LogLevel::kWarn, "insecure_key_store",
+        {{"key_uri", config.key_uri},
+         {"detail",
+          "INSECURE: the identity key is a file (development keys); never in production"}});
   }
   const TimePoint now = RealClock().Now();
   auto entitlement_bytes = ReadLicenseFile(config.entitlement_file, now);
@@ -256,13 +295,13 @@ int RunDaemon(const ServerConfig& config) {
   }
   Log(LogLevel::kInfo, "store_opened",
       {{"database", config.database}, {"restored_leases", Str(restored)}});
-  return Serve(config, std::move(*engine), **writer, tls.get(), features);
+  return Serve(config, std::move(*engine), **writer, tls.get(), features, *key);
 }
 
 namespace {
 
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
-          asio::ssl::context* tls, std::size_t features) {
+          asio::ssl::context* tls, std::size_t features, const IdentityKey& key) {
   asio::io_context io(static_cast<int>(config.io_threads));
   LicenseService service(io, std::move(engine), writer, Duration(config.store_resync_ms));
   ConnectionLimits limits;
@@ -271,7 +310,8 @@ int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter&
   limits.read_timeout = Duration(config.read_timeout_ms);
   limits.idle_timeout = Duration(config.idle_timeout_ms);
   limits.write_queue_bytes = config.write_queue_bytes;
-  ServerIdentity identity{config.server_id, "", TESSERA_VERSION};
+  service.SetIdentity(key.appliance_id, key.insecure);
+  ServerIdentity identity{config.server_id, key.appliance_id, TESSERA_VERSION};
   Listener listener(io, limits, identity, config.max_connections, service, tls);
 
   std::string host;
@@ -297,6 +337,8 @@ int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter&
        {"server_id", config.server_id},
        {"features", Str(features)},
        {"database", config.database},
+       {"appliance_id", key.appliance_id.empty() ? "-" : key.appliance_id},
+       {"insecure_keys", key.insecure ? "yes" : "no"},
        {"version", TESSERA_VERSION}});
 
   Lifecycle lifecycle(io, config, listener, service, writer);

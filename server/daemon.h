@@ -7,12 +7,13 @@ namespace tessera::server {
 
 // Process exit codes (docs/SERVER.md).
 enum ExitCode : int {
-  kExitOk = 0,              // clean shutdown (SIGTERM/SIGINT drained)
-  kExitRuntimeFailure = 1,  // an unexpected failure while serving
-  kExitUsage = 2,           // bad command line
-  kExitBadConfig = 3,       // invalid config, entitlement, rules or TLS files
-  kExitCannotListen = 4,    // cannot bind the listen address or write the port file
-  kExitStoreFailure = 5,    // the database cannot be opened, read, restored or written at start
+  kExitOk = 0,               // clean shutdown (SIGTERM/SIGINT drained)
+  kExitRuntimeFailure = 1,   // an unexpected failure while serving
+  kExitUsage = 2,            // bad command line
+  kExitBadConfig = 3,        // invalid config, entitlement, rules or TLS files
+  kExitCannotListen = 4,     // cannot bind the listen address or write the port file
+  kExitStoreFailure = 5,     // the database cannot be opened, read, restored or written at start
+  kExitKeyStoreFailure = 6,  // the key store cannot be opened, holds no key, or is refused
 };
 
 // Runs the server until it is told to stop. Returns an ExitCode.

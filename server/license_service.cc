@@ -334,6 +334,8 @@ v1::Frame LicenseService::StatusQuery(const Session& s, const v1::StatusRequest&
     *out->add_my_leases() = ToWire(lease);
   }
   out->set_draining(draining_);
+  out->set_appliance_id(appliance_id_);
+  out->set_insecure_keys(insecure_keys_);
   out->set_server_time_ms(ToUnixMillis(now));
   return f;
 }

@@ -70,6 +70,12 @@ class LicenseService : public RequestHandler {
   // New checkouts are denied SERVER_DRAINING; queued ones are answered SERVER_DRAINING.
   void BeginDrain();
 
+  // What StatusReply reports about the identity key. REQUIRES: called before Start().
+  void SetIdentity(std::string appliance_id, bool insecure_keys) {
+    appliance_id_ = std::move(appliance_id);
+    insecure_keys_ = insecure_keys;
+  }
+
  private:
   struct Waiter {
     std::weak_ptr<PushSink> sink;
@@ -114,7 +120,9 @@ class LicenseService : public RequestHandler {
   boost::asio::steady_timer expiry_timer_;  // strand_ only
   std::optional<TimePoint> armed_for_;      // strand_ only
   bool draining_ = false;                   // strand_ only
-  bool stopped_ = false;                    // strand_ only
+  std::string appliance_id_;                // set before Start(), read-only after
+  bool insecure_keys_ = false;
+  bool stopped_ = false;  // strand_ only
   store::BatchWriter& writer_;
   const Duration resync_interval_;
   bool store_ok_ = true;           // strand_ only: last known store state (for logs)

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the entitlement and rules.\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 bad config/entitlement/\n"
       "rules/TLS files, 4 cannot listen or write the port file, 5 the database cannot be\n"
-      "opened, read or written at start (corrupt, read-only, newer schema).\n"
+      "opened, read or written at start (corrupt, read-only, newer schema), 6 the key store\n"
+      "cannot be opened, holds no identity key, or is a soft: store without --insecure-dev-keys.\n"
       "`tesserad backup --db PATH --to FILE` copies a live database (online, consistent).",
       "tesserad"};
   app.set_help_flag("-h,--help", "Print this help and exit");
@@ -78,6 +79,14 @@ int main(int argc, char** argv) {
         "On SIGTERM, wait this long for clients to leave (default 3000)");
   o.Add(app, "--io-threads", &ServerConfig::io_threads, "Network threads (default 2)");
   o.Add(app, "--log-level", &ServerConfig::log_level, "debug, info, warn or error (default info)");
+  o.Add(app, "--key-uri", &ServerConfig::key_uri,
+        "Identity key store URI: tpm:..., pkcs11:... or soft:FILE (docs/HSM.md)");
+  bool insecure_dev_keys = false;
+  app.add_flag("--insecure-dev-keys", insecure_dev_keys,
+               "Allow a soft: (file) key store. Development and tests only: INSECURE");
+  o.apply.push_back([&insecure_dev_keys](ServerConfig* c) {
+    if (insecure_dev_keys) c->insecure_dev_keys = true;
+  });
   o.Add(app, "--db", &ServerConfig::database,
         "SQLite database file (default /var/lib/tessera/tesserad.db)");
   o.Add(app, "--lease-id-seed", &ServerConfig::lease_id_seed,

@@ -176,6 +176,10 @@ int RunStatus(const GlobalFlags& flags, const std::string& feature) {
   if (!status.ok()) return Fail(status.status());
   std::printf("server %s (%s)%s\n", status->server.c_str(), status->server_id.c_str(),
               status->draining ? " draining" : "");
+  if (!status->appliance_id.empty()) std::printf("appliance %s\n", status->appliance_id.c_str());
+  if (status->insecure_keys) {
+    std::printf("WARNING: this server signs with development keys kept in a file (insecure)\n");
+  }
   std::printf("%-24s %-12s %7s %7s %9s %6s  %s\n", "FEATURE", "MODEL", "SEATS", "IN_USE",
               "OVERDRAFT", "QUEUED", "VERSIONS");
   for (const auto& f : status->features) {

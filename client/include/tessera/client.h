@@ -152,6 +152,8 @@ struct ServerStatus {
   std::vector<Lease> my_leases;  // leases the server holds for this client id
   bool draining = false;
   TimePoint server_time;
+  std::string appliance_id;    // base32 id of the server's identity key; empty without one
+  bool insecure_keys = false;  // the server runs on development (file) keys
 };
 
 // Something happened to a held lease without the application asking.
