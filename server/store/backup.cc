@@ -22,12 +22,6 @@ Status SyncPath(const std::string& path) {
   return rc == 0 ? Status::Ok() : Unavailable("fsync of " + path + " failed");
 }
 
-Result<Db> OpenReadOnly(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(Db db, Db::Open(path, SQLITE_OPEN_READONLY));
-  sqlite3_busy_timeout(db.get(), 5000);
-  return db;
-}
-
 // Copies every page of `src` into `dest` from one read snapshot.
 Status CopyPages(const Db& src, const Db& dest) {
   sqlite3_backup* b = sqlite3_backup_init(dest.get(), "main", src.get(), "main");
@@ -45,6 +39,12 @@ Status CopyPages(const Db& src, const Db& dest) {
 }
 
 }  // namespace
+
+Result<Db> OpenReadOnly(const std::string& path) {
+  TESSERA_ASSIGN_OR_RETURN(Db db, Db::Open(path, SQLITE_OPEN_READONLY));
+  sqlite3_busy_timeout(db.get(), 5000);
+  return db;
+}
 
 Status BackupDatabase(const std::string& source_path, const std::string& dest_path) {
   namespace fs = std::filesystem;

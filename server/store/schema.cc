@@ -110,8 +110,35 @@ CREATE TABLE event_leases (
 ) STRICT;
 )sql";
 
+// Schema 2: the audit chain (DESIGN.md §2, §5; docs/AUDIT.md). One block per committed
+// batch that had events: the serialized header envelope and the exact leaf bytes, so a
+// verifier hashes what was signed. `appliance` keeps the key's id and certificate as
+// configured (informative: verifiers take their trust anchor from elsewhere).
+constexpr const char* kV2 = R"sql(
+CREATE TABLE audit_blocks (
+  sequence INTEGER PRIMARY KEY CHECK (sequence >= 0),
+  batch    INTEGER NOT NULL UNIQUE REFERENCES batches (batch),
+  hash     BLOB NOT NULL,
+  header   BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE audit_leaves (
+  sequence INTEGER NOT NULL REFERENCES audit_blocks (sequence),
+  idx      INTEGER NOT NULL,
+  leaf     BLOB NOT NULL,
+  PRIMARY KEY (sequence, idx)
+) STRICT;
+
+CREATE TABLE appliance (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  appliance_id TEXT NOT NULL,
+  certificate  BLOB
+) STRICT;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 }  // namespace

@@ -143,6 +143,11 @@ Status Store::Impl::PrepareStatements() {
       prep(add_metered,
            "INSERT INTO metered_counters (feature, consumed) VALUES (?, ?) "
            "ON CONFLICT (feature) DO UPDATE SET consumed = consumed + excluded.consumed"));
+  TESSERA_RETURN_IF_ERROR(prep(insert_block,
+                               "INSERT INTO audit_blocks (sequence, batch, hash, header) "
+                               "VALUES (?, ?, ?, ?)"));
+  TESSERA_RETURN_IF_ERROR(
+      prep(insert_leaf, "INSERT INTO audit_leaves (sequence, idx, leaf) VALUES (?, ?, ?)"));
   return prep(raise_next_lease_id,
               "UPDATE meta SET value = max(value, ?) WHERE key = 'next_lease_id'");
 }

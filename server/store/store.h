@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "server/engine/engine.h"
+#include "server/store/audit_blocks.h"
 #include "server/store/state_changes.h"
 
 namespace tessera::store {
@@ -79,6 +80,17 @@ class Store {
   Result<std::vector<StoredEvent>> ReadEvents(uint64_t after_seq, size_t limit);
   // The number of committed batches.
   Result<uint64_t> LastBatch();
+
+  // Seals every later batch that has events into an audit block with `sealer` (not owned;
+  // nullptr stops sealing). See server/store/audit_blocks.h.
+  void SetBlockSealer(BlockSealer* sealer);
+  // The newest block (its leaves are not loaded), or nullopt before the first.
+  Result<std::optional<BlockRecord>> LastBlock();
+  // Records the identity key's appliance id and certificate (serialized SignedEnvelope).
+  Status SaveAppliance(const std::string& appliance_id, const std::optional<std::string>& cert);
+  // Integer values of the `meta` table by key (e.g. "counter_seen"); nullopt when absent.
+  Result<std::optional<int64_t>> ReadMeta(const std::string& key);
+  Status WriteMeta(const std::string& key, int64_t value);
 
   // PRAGMA integrity_check: OK, or kDataLoss naming the file and the first problem.
   Status IntegrityCheck();

@@ -20,16 +20,10 @@ std::optional<engine::EventKind> ParseEventKind(const std::string& name) {
   return std::nullopt;
 }
 
-// One event-log record: an event and how many renewals of its lease it stands for.
-struct Record {
-  const engine::Event* event;
-  uint32_t renewals;
-};
-
 // The batch's events in order, except that a renewal followed (later in the batch) by
 // another renewal of the same lease, with no other event of that lease in between, is
 // folded into the later one: one "renewed until" record per lease per run of renewals.
-std::vector<Record> CoalesceRenewals(const std::vector<const Unit*>& units) {
+std::vector<CoalescedEvent> CoalesceRenewals(const std::vector<const Unit*>& units) {
   std::vector<const engine::Event*> all;
   for (const Unit* u : units) {
     for (const engine::Event& e : u->events) all.push_back(&e);
@@ -52,7 +46,7 @@ std::vector<Record> CoalesceRenewals(const std::vector<const Unit*>& units) {
       next_renewal[e.lease_id] = i;
     }
   }
-  std::vector<Record> out;
+  std::vector<CoalescedEvent> out;
   for (size_t i = 0; i < all.size(); ++i) {
     if (keep[i]) out.push_back({all[i], renewals[i]});
   }
@@ -61,10 +55,10 @@ std::vector<Record> CoalesceRenewals(const std::vector<const Unit*>& units) {
 
 }  // namespace
 
-Status Store::Impl::WriteEvents(uint64_t batch, const std::vector<const Unit*>& units,
-                                int64_t* written) {
-  std::vector<Record> records = CoalesceRenewals(units);
-  for (const Record& r : records) {
+Result<std::vector<CoalescedEvent>> Store::Impl::WriteEvents(
+    uint64_t batch, const std::vector<const Unit*>& units) {
+  std::vector<CoalescedEvent> records = CoalesceRenewals(units);
+  for (const CoalescedEvent& r : records) {
     const engine::Event& e = *r.event;
     Stmt& s = insert_event;
     s.BindInt(1, static_cast<int64_t>(batch));
@@ -90,8 +84,7 @@ Status Store::Impl::WriteEvents(uint64_t batch, const std::vector<const Unit*>& 
       TESSERA_RETURN_IF_ERROR(insert_event_lease.Run());
     }
   }
-  *written = static_cast<int64_t>(records.size());
-  return Status::Ok();
+  return records;
 }
 
 Status Store::Impl::ReplaceBindings(const std::vector<engine::NamedUserBinding>& bindings) {
@@ -174,11 +167,11 @@ Result<uint64_t> Store::Impl::WriteBatch(const std::vector<const Unit*>& units) 
   insert_batch.BindInt(2, static_cast<int64_t>(units.size()));
   insert_batch.BindInt(3, 0);
   TESSERA_RETURN_IF_ERROR(insert_batch.Run());
-  int64_t written = 0;
-  TESSERA_RETURN_IF_ERROR(WriteEvents(batch, units, &written));
+  TESSERA_ASSIGN_OR_RETURN(std::vector<CoalescedEvent> records, WriteEvents(batch, units));
+  if (sealer != nullptr) TESSERA_RETURN_IF_ERROR(WriteBlock(batch, records));
   TESSERA_ASSIGN_OR_RETURN(Stmt fix,
                            Stmt::Prepare(db, "UPDATE batches SET events=? WHERE batch=?"));
-  fix.BindInt(1, written);
+  fix.BindInt(1, static_cast<int64_t>(records.size()));
   fix.BindInt(2, static_cast<int64_t>(batch));
   TESSERA_RETURN_IF_ERROR(fix.Run());
 
@@ -204,6 +197,7 @@ Result<uint64_t> Store::CommitBatch(const std::vector<const Unit*>& units) {
   Result<uint64_t> batch = impl_->WriteBatch(units);
   Status s = batch.status();
   if (s.ok()) s = impl_->db.Exec("COMMIT", "commit batch");
+  if (impl_->sealer != nullptr) impl_->sealer->Committed(s.ok());
   if (!s.ok()) {
     // After SQLITE_FULL or an I/O error SQLite may already have rolled back; a ROLLBACK
     // without a transaction fails harmlessly.

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "server/store/audit_blocks.h"
 #include "server/store/sqlite_util.h"
 #include "server/store/store.h"
 
@@ -30,6 +31,10 @@ class Store::Impl {
   internal::Stmt delete_lease;
   internal::Stmt add_metered;
   internal::Stmt raise_next_lease_id;
+  internal::Stmt insert_block;
+  internal::Stmt insert_leaf;
+
+  BlockSealer* sealer = nullptr;  // not owned; null: batches are not sealed
 
   Status Configure();
   Status Migrate();
@@ -38,13 +43,19 @@ class Store::Impl {
 
   // The body of CommitBatch between BEGIN and COMMIT.
   Result<uint64_t> WriteBatch(const std::vector<const Unit*>& units);
-  Status WriteEvents(uint64_t batch, const std::vector<const Unit*>& units, int64_t* written);
+  // Writes the batch's coalesced records and returns them (pointing into `units`).
+  Result<std::vector<CoalescedEvent>> WriteEvents(uint64_t batch,
+                                                  const std::vector<const Unit*>& units);
+  Status WriteBlock(uint64_t batch, std::span<const CoalescedEvent> events);
   Status ApplyChanges(const StateChanges& c);
   Status ReplaceState(const engine::EngineState& s);
   Status ReplaceBindings(const std::vector<engine::NamedUserBinding>& bindings);
   Status SaveFile(const char* table, const LicenseFile& file);
   Result<std::optional<LicenseFile>> LoadFile(const char* table);
 };
+
+// A read-only connection for the free functions (they may run beside the writer).
+Result<internal::Db> OpenReadOnly(const std::string& path);
 
 // Loads the durable engine state through `db`.
 Result<engine::EngineState> LoadStateFromDb(const internal::Db& db);
