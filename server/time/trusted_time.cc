@@ -113,13 +113,15 @@ TrustedTime::TrustedTime(TimeSources sources, const Floor& floor, TrustedTimeOpt
 }
 
 TimePoint TrustedTime::Now() const {
-  const Duration process_now = sources_.process_monotonic();
-  SampleTpmIfDue(process_now);
-  const TimePoint wall = sources_.wall();
+  SampleTpmIfDue(sources_.process_monotonic());
   Pending pending;
   TimePoint result;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Read under the lock, so that readings are applied in the order they were taken: a
+    // reading from before a set-back cannot end the episode the set-back opened.
+    const Duration process_now = sources_.process_monotonic();
+    const TimePoint wall = sources_.wall();
     const Duration source_now = SourceNowLocked(process_now);
     const Duration elapsed = std::max(Duration(0), source_now - anchor_source_);
     const TimePoint expected_full = anchor_time_ + elapsed;
@@ -128,7 +130,11 @@ TimePoint TrustedTime::Now() const {
                             ? Credit(elapsed, options_.tpm_rate_tolerance_ppm)
                             : elapsed);
     if (wall > expected_full + options_.forward_threshold) {
-      pending.jump = ClockJump{expected_full, wall, JumpDirection::kForward, wall - expected_full};
+      // At the first reading the gap since the floor is downtime, not a jump.
+      if (first_reading_done_) {
+        pending.jump =
+            ClockJump{expected_full, wall, JumpDirection::kForward, wall - expected_full};
+      }
       behind_episode_ = false;
       result = wall;
     } else {
@@ -143,6 +149,7 @@ TimePoint TrustedTime::Now() const {
       }
     }
     if (pending.jump) last_jump_ = pending.jump;
+    first_reading_done_ = true;
     anchor_time_ = result;
     anchor_source_ = std::max(anchor_source_, source_now);
     anchor_process_ = std::max(anchor_process_, process_now);

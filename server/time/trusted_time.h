@@ -17,7 +17,9 @@
 //             the wall clock is back within the threshold.
 //   forward   the wall clock is ahead of the expected time (last trusted time + elapsed)
 //             by more than `forward_threshold` (default 1 hour). Trusted time follows it,
-//             which starts a new baseline: the episode is over at once.
+//             which starts a new baseline: the episode is over at once. The first reading
+//             is never a forward jump: the gap since the floor is the time the daemon was
+//             down.
 // Slews and steps below the thresholds (NTP) are not reported.
 //
 // Thread safety: Now() and every accessor may be called from any thread. Observer callbacks
@@ -64,6 +66,8 @@ enum class TimeSource { kTpmClock, kProcessMonotonic };
 std::string_view TimeSourceName(TimeSource s);
 
 // Where the clocks come from. Tests inject fakes; the daemon uses RealSources().
+// `wall` and `process_monotonic` are called with TrustedTime's lock held and must be cheap
+// and must not call back into it; `tpm` is called without the lock.
 struct TimeSources {
   std::function<TimePoint()> wall;               // the system wall clock. Required.
   std::function<Duration()> process_monotonic;   // the process monotonic clock. Required.
@@ -155,6 +159,7 @@ class TrustedTime final : public Clock {
   mutable Duration tpm_last_sampled_at_{0};
   mutable bool tpm_sampling_ = false;  // a thread is reading the TPM clock
   mutable bool behind_episode_ = false;
+  mutable bool first_reading_done_ = false;
   mutable std::optional<ClockJump> last_jump_;
 };
 

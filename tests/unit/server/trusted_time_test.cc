@@ -191,6 +191,20 @@ TEST(TrustedTimeTest, FloorWinsAtStartAfterClockSetBackBeforeRestart) {
   EXPECT_EQ(r.jumps.size(), 1u);
 }
 
+TEST(TrustedTimeTest, DowntimeSinceTheFloorIsNotAForwardJump) {
+  FakeClocks c;
+  Recorder r;
+  TrustedTime t(c.Sources(false), AtFloor(kT0 - hours(24 * 3)), {}, r.Observer());
+  EXPECT_EQ(t.Now(), kT0);
+  c.Elapse(seconds(1));
+  EXPECT_EQ(t.Now(), kT0 + seconds(1));
+  EXPECT_TRUE(r.jumps.empty());
+  c.SetWall(c.wall() + hours(2));  // a jump during the run is reported
+  t.Now();
+  ASSERT_EQ(r.jumps.size(), 1u);
+  EXPECT_EQ(r.jumps[0].direction, JumpDirection::kForward);
+}
+
 TEST(TrustedTimeTest, FloorSlightlyAheadAtStartIsNotAJump) {
   FakeClocks c;
   Recorder r;
