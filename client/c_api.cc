@@ -3,7 +3,11 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "base/system_clock.h"
+#include "client/token_check.h"
 #include "tessera/client.h"
 #include "tessera/tessera_client.h"
 
@@ -30,19 +34,27 @@ struct tessera_status {
 namespace {
 
 thread_local std::string last_error;
+thread_local int last_token_error = 0;
 
 int Succeed() {
   last_error.clear();
+  last_token_error = 0;
   return TESSERA_OK;
 }
 
 int Fail(int code, std::string message) {
   last_error = std::move(message);
+  last_token_error = 0;
   return code;
 }
 
 int FromStatus(const Status& status) {
   int code = TESSERA_E_INTERNAL;
+  if (const auto token_error = tc::TokenErrorOf(status)) {
+    Fail(TESSERA_E_TOKEN_REJECTED, status.ToString());
+    last_token_error = static_cast<int>(*token_error);
+    return TESSERA_E_TOKEN_REJECTED;
+  }
   switch (status.code()) {
     case StatusCode::kOk:
       return Succeed();
@@ -113,6 +125,8 @@ const char* tessera_result_name(int result) {
       return "resource_exhausted";
     case TESSERA_E_INTERNAL:
       return "internal";
+    case TESSERA_E_TOKEN_REJECTED:
+      return "token_rejected";
     default:
       return "unknown";
   }
@@ -123,6 +137,15 @@ const char* tessera_denial_reason_name(int reason) {
   // The names are string literals, so the view's data is NUL-terminated.
   return tc::DenialReasonName(static_cast<tc::DenialReason>(reason)).data();
 }
+
+const char* tessera_token_error_name(int token_error) {
+  if (token_error == TESSERA_TOKEN_OK) return "ok";
+  if (token_error < 1 || token_error > tc::kMaxTokenError) return "unknown";
+  // The tags are string literals, so the view's data is NUL-terminated.
+  return tc::TokenErrorTag(static_cast<tc::TokenError>(token_error)).data();
+}
+
+int tessera_last_token_error(void) { return last_token_error; }
 
 tessera_options* tessera_options_new(void) { return new (std::nothrow) tessera_options(); }
 
@@ -210,8 +233,30 @@ int tessera_options_set_lease_callback(tessera_options* options, tessera_lease_e
       c.loss_reason = static_cast<int>(event.loss);
       c.denial_reason = static_cast<int>(event.denial);
       c.detail = event.detail.c_str();
+      c.token_error = event.token_error ? static_cast<int>(*event.token_error) : 0;
       fn(user_data, &c);
     };
+    return Succeed();
+  });
+}
+
+int tessera_options_set_vendor_key(tessera_options* options, const uint8_t* spki_der,
+                                   size_t length) {
+  if (options == nullptr || spki_der == nullptr) return NullArgument("options and spki_der");
+  return Guard([&] {
+    std::vector<uint8_t> key(spki_der, spki_der + length);
+    if (Status valid = tc::CheckVendorKey(key); !valid.ok()) return FromStatus(valid);
+    options->options.vendor_root_public_key = std::move(key);
+    return Succeed();
+  });
+}
+
+int tessera_options_set_vendor_key_file(tessera_options* options, const char* path) {
+  if (options == nullptr || path == nullptr) return NullArgument("options and path");
+  return Guard([&] {
+    auto key = tc::LoadVendorRootPublicKey(path);
+    if (!key.ok()) return FromStatus(key.status());
+    options->options.vendor_root_public_key = std::move(key).value();
     return Succeed();
   });
 }
@@ -295,6 +340,51 @@ int tessera_lease_borrowed(const tessera_lease* l) {
 }
 int tessera_lease_overdraft(const tessera_lease* l) {
   return l != nullptr && l->lease.overdraft ? 1 : 0;
+}
+
+const uint8_t* tessera_lease_token(const tessera_lease* l, size_t* length_out) {
+  if (length_out != nullptr) *length_out = l == nullptr ? 0 : l->lease.token.size();
+  if (l == nullptr) return nullptr;
+  return reinterpret_cast<const uint8_t*>(l->lease.token.data());
+}
+int tessera_lease_token_verified(const tessera_lease* l) {
+  return l != nullptr && l->lease.token_verified ? 1 : 0;
+}
+const char* tessera_lease_appliance_id(const tessera_lease* l) {
+  return l == nullptr ? "" : l->lease.appliance_id.c_str();
+}
+const char* tessera_lease_customer(const tessera_lease* l) {
+  return l == nullptr ? "" : l->lease.customer.c_str();
+}
+uint64_t tessera_lease_block_sequence(const tessera_lease* l) {
+  return l == nullptr ? 0 : l->lease.block_sequence;
+}
+
+int tessera_verify_lease_token(const uint8_t* token, size_t token_length,
+                               const uint8_t* vendor_key_der, size_t vendor_key_length,
+                               const char* feature, int64_t now_ms, tessera_lease** lease_out,
+                               int* token_error_out) {
+  if (token_error_out != nullptr) *token_error_out = TESSERA_TOKEN_OK;
+  if (lease_out == nullptr) return NullArgument("lease_out");
+  *lease_out = nullptr;
+  if ((token == nullptr && token_length > 0) || vendor_key_der == nullptr || feature == nullptr) {
+    return NullArgument("token, vendor_key_der and feature");
+  }
+  return Guard([&] {
+    const std::string_view bytes(reinterpret_cast<const char*>(token), token_length);
+    const std::vector<uint8_t> key(vendor_key_der, vendor_key_der + vendor_key_length);
+    const tessera::TimePoint now =
+        now_ms > 0 ? tessera::FromUnixMillis(now_ms) : tessera::RealClock().Now();
+    auto lease =
+        tc::VerifyLeaseToken(token == nullptr ? std::string_view() : bytes, key, feature, now);
+    if (!lease.ok()) {
+      const int rc = FromStatus(lease.status());
+      if (token_error_out != nullptr) *token_error_out = last_token_error;
+      return rc;
+    }
+    *lease_out = new tessera_lease{std::move(lease).value()};
+    return Succeed();
+  });
 }
 
 int tessera_get_status(tessera_client* client, const char* feature, tessera_status** status_out) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client/session.h"
+#include "client/token_check.h"
 #include "client/wire.h"
 #include "tessera/client.h"
 
@@ -41,6 +42,9 @@ Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   }
   if (options.connect_timeout <= Duration(0) || options.request_timeout <= Duration(0)) {
     return InvalidArgument("timeouts must be positive");
+  }
+  if (!options.vendor_root_public_key.empty()) {
+    TESSERA_RETURN_IF_ERROR(CheckVendorKey(options.vendor_root_public_key));
   }
   if (options.client_id.empty()) options.client_id = wire::NewClientId();
   if (options.user.empty()) options.user = DefaultUser();

@@ -1,6 +1,7 @@
 #include "client/lease_table.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace tessera::client {
 
@@ -10,9 +11,10 @@ Duration RenewalPeriod(Duration ttl, Duration interval) {
   return std::max(period, kMinRenewPeriod);
 }
 
-void LeaseTable::Add(const Lease& lease, Duration now) {
+void LeaseTable::Add(const Lease& lease, Duration now, std::string nonce_sent) {
   HeldLease held;
   held.lease = lease;
+  held.nonce_sent = std::move(nonce_sent);
   held.ttl = std::max(lease.expires_at - lease.issued_at, Duration(0));
   held.period = RenewalPeriod(held.ttl, lease.heartbeat_interval);
   held.renew_due = now + held.period;
@@ -27,20 +29,42 @@ std::optional<HeldLease> LeaseTable::Remove(const std::string& lease_id) {
   return held;
 }
 
-void LeaseTable::Replace(const std::string& old_id, const Lease& lease, Duration now) {
+void LeaseTable::Replace(const std::string& old_id, const Lease& lease, Duration now,
+                         std::string nonce_sent) {
   leases_.erase(old_id);
-  Add(lease, now);
+  Add(lease, now, std::move(nonce_sent));
 }
 
-void LeaseTable::Renewed(const std::string& lease_id, TimePoint expires_at,
-                         const std::string& token, Duration sent_at) {
+void LeaseTable::Renewed(const std::string& lease_id, TimePoint expires_at, Duration sent_at) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return;
   HeldLease& held = it->second;
   held.lease.expires_at = std::max(held.lease.expires_at, expires_at);
-  if (!token.empty()) held.lease.token = token;
   // Measured from when the heartbeat left, so a slow answer only makes the next one earlier.
   held.renew_due = sent_at + held.period;
+}
+
+void LeaseTable::UpdateToken(const std::string& lease_id, const Lease& token) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end() || token.token.empty()) return;
+  Lease& lease = it->second.lease;
+  lease.token = token.token;
+  lease.token_verified = token.token_verified;
+  lease.appliance_id = token.appliance_id;
+  lease.customer = token.customer;
+  lease.block_sequence = token.block_sequence;
+  lease.token_expires_at = token.token_expires_at;
+}
+
+std::vector<std::string> LeaseTable::TokenDue(std::span<const std::string> ids,
+                                              TimePoint wall_now) const {
+  std::vector<std::string> due;
+  for (const std::string& id : ids) {
+    const HeldLease* held = Find(id);
+    if (held == nullptr || !held->lease.token_verified) continue;
+    if (held->lease.token_expires_at < wall_now + 2 * held->period) due.push_back(id);
+  }
+  return due;
 }
 
 const HeldLease* LeaseTable::Find(const std::string& lease_id) const {

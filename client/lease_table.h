@@ -6,11 +6,17 @@
 // otherwise (never under kMinRenewPeriod). When one lease is due, every lease due within
 // half of the shortest period is renewed with it, so one Heartbeat carries many leases.
 //
+// Token freshness: when the SDK verifies tokens, a lease whose token proves it only until less
+// than two renewal periods from now asks for a fresh one with its next renewal
+// (HeartbeatRequest.token_lease_ids), so the client always holds a token that is valid through
+// its next heartbeat.
+//
 // Thread safety: a plain value; use from one thread.
 #pragma once
 
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,8 +29,9 @@ inline constexpr Duration kMinRenewPeriod{50};
 // The seats a held lease stands for, kept so it can be resumed elsewhere.
 struct HeldLease {
   Lease lease;
-  Duration ttl{0};     // expires_at - issued_at at grant
-  Duration period{0};  // renewal period
+  std::string nonce_sent;  // the nonce of the checkout (or resume) that granted it
+  Duration ttl{0};         // expires_at - issued_at at grant
+  Duration period{0};      // renewal period
   Duration renew_due{0};
 };
 
@@ -34,15 +41,23 @@ Duration RenewalPeriod(Duration ttl, Duration interval);
 
 class LeaseTable {
  public:
-  // Adds (or replaces) a lease granted at monotonic time `now`.
-  void Add(const Lease& lease, Duration now);
+  // Adds (or replaces) a lease granted at monotonic time `now` for a checkout that sent
+  // `nonce_sent`.
+  void Add(const Lease& lease, Duration now, std::string nonce_sent = {});
   // Removes a lease; returns it when it was held.
   std::optional<HeldLease> Remove(const std::string& lease_id);
   // Replaces `old_id` by `lease` (a resume that may have changed the id).
-  void Replace(const std::string& old_id, const Lease& lease, Duration now);
+  void Replace(const std::string& old_id, const Lease& lease, Duration now,
+               std::string nonce_sent = {});
   // Records a renewal confirmed for a heartbeat sent at `sent_at`.
-  void Renewed(const std::string& lease_id, TimePoint expires_at, const std::string& token,
-               Duration sent_at);
+  void Renewed(const std::string& lease_id, TimePoint expires_at, Duration sent_at);
+  // Records a renewal's token: the raw bytes, and the verified facts when
+  // `token.token_verified` (fields token, token_verified, appliance_id, customer,
+  // block_sequence, token_expires_at of `token`).
+  void UpdateToken(const std::string& lease_id, const Lease& token);
+  // The ids among `ids` whose verified token ends before `wall_now` + 2 renewal periods: their
+  // renewal should bring a fresh token. A subset of `ids`, in their order.
+  std::vector<std::string> TokenDue(std::span<const std::string> ids, TimePoint wall_now) const;
 
   bool Contains(const std::string& lease_id) const { return leases_.count(lease_id) > 0; }
   const HeldLease* Find(const std::string& lease_id) const;

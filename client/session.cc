@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "base/system_clock.h"
+#include "client/token_check.h"
 #include "client/wire.h"
 #include "protocol/framing.h"
 
@@ -188,25 +189,33 @@ Result<CheckoutOutcome> Session::Checkout(const CheckoutRequest& request) {
   }
   return Call<CheckoutOutcome>([this, request](std::function<void(Result<CheckoutOutcome>)> done) {
     Pending pending;
-    wire::ToProto(request, wire::RandomBytes(kNonceBytes), pending.frame.mutable_checkout());
+    std::string nonce = wire::RandomBytes(kNonceBytes);
+    wire::ToProto(request, nonce, pending.frame.mutable_checkout());
     pending.deadline = MonotonicNow() + options_.request_timeout + request.queue_timeout;
     pending.is_checkout = true;
     // Converted on the network thread, so the lease is in the table before the caller has it.
-    pending.done = [this, done = std::move(done)](Result<Frame> answer) {
-      done(OnCheckoutAnswer(std::move(answer)));
+    pending.done = [this, done = std::move(done), nonce = std::move(nonce),
+                    feature = request.feature](Result<Frame> answer) {
+      done(OnCheckoutAnswer(std::move(answer), nonce, feature));
     };
     Submit(std::move(pending));
   });
 }
 
-Result<CheckoutOutcome> Session::OnCheckoutAnswer(Result<Frame> answer) {
+Result<CheckoutOutcome> Session::OnCheckoutAnswer(Result<Frame> answer, const std::string& nonce,
+                                                  const std::string& feature) {
   if (!answer.ok()) return answer.status();
   if (!answer->has_checkout_reply()) return Internal("the server answered a checkout oddly");
   const auto& reply = answer->checkout_reply();
   if (reply.has_granted()) {
     Lease lease = wire::FromProto(reply.granted());
     if (lease.lease_id.empty()) return Internal("the server granted a lease without an id");
-    table_.Add(lease, MonotonicNow());
+    if (Status verified = VerifyToken(&lease, nonce, feature); !verified.ok()) {
+      // The grant is not proven: the application must not run on it, and the seat goes back.
+      CheckinQuietly(lease.lease_id);
+      return verified;
+    }
+    table_.Add(lease, MonotonicNow(), nonce);
     Kick();
     return CheckoutOutcome(std::move(lease));
   }
@@ -374,12 +383,29 @@ void Session::ExpireDeadlines(Duration now) {
 void Session::OnLateReply(uint64_t id, const Frame& frame) {
   if (abandoned_checkouts_.erase(id) == 0) return;
   if (!frame.has_checkout_reply() || !frame.checkout_reply().has_granted()) return;
+  CheckinQuietly(frame.checkout_reply().granted().lease_id());
+}
+
+void Session::CheckinQuietly(const std::string& lease_id) {
+  if (lease_id.empty()) return;
   Pending pending;
-  pending.frame.mutable_checkin()->set_lease_id(frame.checkout_reply().granted().lease_id());
+  pending.frame.mutable_checkin()->set_lease_id(lease_id);
   pending.deadline = MonotonicNow() + options_.request_timeout;
   pending.internal = true;
   pending.done = [](const Result<Frame>&) {};
   Submit(std::move(pending));
+}
+
+Status Session::VerifyToken(Lease* lease, std::string_view nonce, std::string_view feature) const {
+  if (!VerifiesTokens()) return Status::Ok();
+  TokenExpectation expect;
+  expect.nonce = nonce;
+  expect.feature = feature;
+  expect.lease_id = lease->lease_id;
+  expect.count = lease->count;
+  const std::string token = lease->token;
+  return VerifyLeaseTokenInto(token, options_.vendor_root_public_key, expect, RealClock().Now(),
+                              lease);
 }
 
 void Session::Kick() { wake_.cancel(); }
@@ -573,6 +599,12 @@ void Session::BeginResume() {
 void Session::SendHeartbeat(const std::vector<std::string>& ids, bool resume) {
   Pending pending;
   for (const auto& id : ids) pending.frame.mutable_heartbeat()->add_lease_ids(id);
+  if (VerifiesTokens()) {
+    // A subset of this chunk's ids, so each request stays within the server's limit.
+    for (auto& id : table_.TokenDue(ids, RealClock().Now())) {
+      pending.frame.mutable_heartbeat()->add_token_lease_ids(std::move(id));
+    }
+  }
   const Duration sent_at = MonotonicNow();
   pending.deadline = sent_at + options_.request_timeout;
   pending.internal = true;
@@ -596,8 +628,21 @@ void Session::OnRenewals(const tessera::v1::HeartbeatReply& reply, Duration sent
   for (const auto& result : reply.results()) {
     if (!table_.Contains(result.lease_id())) continue;
     if (result.renewed()) {
-      table_.Renewed(result.lease_id(), FromUnixMillis(result.expires_at_ms()), result.token(),
-                     sent_at);
+      table_.Renewed(result.lease_id(), FromUnixMillis(result.expires_at_ms()), sent_at);
+      if (!result.token().empty()) {
+        const HeldLease* held = table_.Find(result.lease_id());
+        Lease fresh = held->lease;
+        fresh.token = result.token();
+        fresh.token_verified = false;
+        // A renewal token proves the same lease: the nonce of the checkout that granted it.
+        if (Status verified = VerifyToken(&fresh, held->nonce_sent, held->lease.feature);
+            !verified.ok()) {
+          LoseLeaseToToken(result.lease_id(), verified);
+          continue;
+        }
+        table_.UpdateToken(result.lease_id(), fresh);
+      }
+      // No token when one was asked: the next renewal asks again.
       continue;
     }
     const LossReason loss = wire::FromProto(result.lost());
@@ -618,19 +663,28 @@ void Session::ResumeLease(const std::string& lease_id) {
   request.version = held->lease.version;
   request.count = held->lease.count;
   Pending pending;
-  wire::ToProto(request, wire::RandomBytes(kNonceBytes), pending.frame.mutable_checkout());
+  std::string nonce = wire::RandomBytes(kNonceBytes);
+  wire::ToProto(request, nonce, pending.frame.mutable_checkout());
   pending.frame.mutable_checkout()->set_resume_lease_id(lease_id);
   pending.deadline = MonotonicNow() + options_.request_timeout;
   pending.internal = true;
   const uint64_t generation = generation_;
   ++resume_steps_;
-  pending.done = [this, generation, lease_id](Result<Frame> answer) {
+  pending.done = [this, generation, lease_id, nonce = std::move(nonce),
+                  feature = request.feature](Result<Frame> answer) {
     resuming_ids_.erase(lease_id);
     if (answer.ok() && answer->has_checkout_reply() && table_.Contains(lease_id)) {
       const auto& reply = answer->checkout_reply();
       if (reply.has_granted() && !reply.granted().lease_id().empty()) {
         Lease lease = wire::FromProto(reply.granted());
-        table_.Replace(lease_id, lease, MonotonicNow());
+        if (Status verified = VerifyToken(&lease, nonce, feature); !verified.ok()) {
+          if (lease.lease_id != lease_id) CheckinQuietly(lease.lease_id);
+          LoseLeaseToToken(lease_id, verified);
+          ResumeStepDone(generation);
+          Kick();
+          return;
+        }
+        table_.Replace(lease_id, lease, MonotonicNow(), nonce);
         LeaseEvent event;
         event.kind = LeaseEvent::Kind::kResumed;
         event.lease_id = lease.lease_id;
@@ -659,7 +713,7 @@ void Session::ResumeStepDone(uint64_t generation) {
 }
 
 void Session::LoseLease(const std::string& lease_id, LossReason loss, DenialReason denial,
-                        std::string detail) {
+                        std::string detail, std::optional<TokenError> token_error) {
   auto held = table_.Remove(lease_id);
   if (!held) return;
   LeaseEvent event;
@@ -669,7 +723,15 @@ void Session::LoseLease(const std::string& lease_id, LossReason loss, DenialReas
   event.loss = loss;
   event.denial = denial;
   event.detail = std::move(detail);
+  event.token_error = token_error;
   Emit(std::move(event));
+}
+
+void Session::LoseLeaseToToken(const std::string& lease_id, const Status& rejected) {
+  // The seat is not proven any more: stop renewing it and give it back (best effort).
+  CheckinQuietly(lease_id);
+  LoseLease(lease_id, LossReason::kUnspecified, DenialReason::kUnspecified, rejected.message(),
+            TokenErrorOf(rejected));
 }
 
 void Session::Emit(LeaseEvent event) {

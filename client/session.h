@@ -106,9 +106,18 @@ class Session {
   void ResumeLease(const std::string& lease_id);
   void ResumeStepDone(uint64_t generation);
   void LoseLease(const std::string& lease_id, LossReason loss, DenialReason denial,
-                 std::string detail);
+                 std::string detail, std::optional<TokenError> token_error = std::nullopt);
+  void LoseLeaseToToken(const std::string& lease_id, const Status& rejected);
   void Emit(LeaseEvent event);
-  Result<CheckoutOutcome> OnCheckoutAnswer(Result<Frame> answer);
+  Result<CheckoutOutcome> OnCheckoutAnswer(Result<Frame> answer, const std::string& nonce,
+                                           const std::string& feature);
+  // Sends a checkin nobody waits for (a seat this client must not keep).
+  void CheckinQuietly(const std::string& lease_id);
+
+  bool VerifiesTokens() const { return !options_.vendor_root_public_key.empty(); }
+  // With a vendor key: verifies `lease`'s token for `expect` and records the verified facts in
+  // it. Without one: OK, and the token stays unverified.
+  Status VerifyToken(Lease* lease, std::string_view nonce, std::string_view feature) const;
 
   const ClientOptions options_;
   const std::vector<ServerAddress> servers_;

@@ -37,6 +37,7 @@ Result<Duration> ParseDuration(std::string_view text) {
 int ExitCodeForDenial(DenialReason reason) { return kExitDenialBase + static_cast<int>(reason); }
 
 int ExitCodeForStatus(const Status& status) {
+  if (TokenErrorOf(status)) return kExitTokenRejected;
   switch (status.code()) {
     case StatusCode::kOk:
       return kExitOk;

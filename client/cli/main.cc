@@ -29,6 +29,7 @@ struct GlobalFlags {
   double timeout_seconds = 10;
   std::string tls_ca;
   std::string tls_server_name;
+  std::string vendor_pub;
 };
 
 struct CheckoutFlags {
@@ -43,6 +44,7 @@ struct CheckoutFlags {
 // Set by the lease-event callback; read by the holding loop.
 std::mutex lost_mu;
 std::optional<std::string> lost_message;
+bool lost_to_token = false;  // the loss was a renewal or resume token that failed verification
 
 int Fail(const tessera::Status& status) {
   std::fprintf(stderr, "tessera-client: %s\n", status.ToString().c_str());
@@ -79,6 +81,16 @@ tessera::Result<std::unique_ptr<tc::Client>> MakeClient(const GlobalFlags& flags
     options.tls.ca_file = flags.tls_ca;
     options.tls.server_name = flags.tls_server_name;
   }
+  std::string vendor_pub = flags.vendor_pub;
+  if (vendor_pub.empty()) {
+    const char* env = std::getenv("TESSERA_VENDOR_PUB");  // NOLINT(concurrency-mt-unsafe)
+    if (env != nullptr) vendor_pub = env;
+  }
+  if (!vendor_pub.empty()) {
+    auto key = tc::LoadVendorRootPublicKey(vendor_pub);
+    if (!key.ok()) return tessera::InvalidArgument("--vendor-pub: " + key.status().message());
+    options.vendor_root_public_key = std::move(key).value();
+  }
   options.checkin_on_close = checkin_on_close;
   options.on_lease_event = [](const tc::LeaseEvent& event) {
     if (event.kind == tc::LeaseEvent::Kind::kResumed) {
@@ -91,6 +103,7 @@ tessera::Result<std::unique_ptr<tc::Client>> MakeClient(const GlobalFlags& flags
     std::lock_guard lock(lost_mu);
     lost_message = "lease " + event.lease_id + " " +
                    std::string(tc::LeaseEventKindName(event.kind)) + ": " + why;
+    lost_to_token = event.token_error.has_value();
   };
   return tc::Client::Create(std::move(options));
 }
@@ -101,6 +114,12 @@ void PrintLease(const tc::Lease& lease, const std::string& client_id) {
               lease.version.empty() ? "-" : lease.version.c_str(), lease.count,
               tessera::FormatTime(lease.expires_at).c_str(), lease.borrowed ? " borrowed" : "",
               lease.overdraft ? " overdraft" : "", client_id.c_str());
+  if (lease.token_verified) {
+    std::printf("token verified appliance=%s customer=\"%s\" block=%llu token_expires=%s\n",
+                lease.appliance_id.c_str(), lease.customer.c_str(),
+                static_cast<unsigned long long>(lease.block_sequence),
+                tessera::FormatTime(lease.token_expires_at).c_str());
+  }
   std::fflush(stdout);
 }
 
@@ -118,7 +137,7 @@ int Hold(double hold_for_seconds) {
       std::lock_guard lock(lost_mu);
       if (lost_message) {
         std::fprintf(stderr, "tessera-client: %s\n", lost_message->c_str());
-        return cli::kExitLeaseLost;
+        return lost_to_token ? cli::kExitTokenRejected : cli::kExitLeaseLost;
       }
     }
     if (!forever && left <= 0) return cli::kExitOk;
@@ -227,6 +246,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--tls-ca", flags.tls_ca, "use TLS; PEM file of the CA to trust");
   app.add_option("--tls-server-name", flags.tls_server_name, "name expected in the certificate");
+  app.add_option("--vendor-pub", flags.vendor_pub,
+                 "vendor root public key (DER or PEM); every lease token is verified against it "
+                 "(default: $TESSERA_VENDOR_PUB)");
 
   CheckoutFlags co;
   auto* checkout = app.add_subcommand("checkout", "check out a seat and hold it until a signal");

@@ -90,7 +90,44 @@ struct Lease {
   bool overdraft = false;  // granted beyond the entitled seats
   std::string nonce;       // the client nonce the server echoed (raw bytes)
   std::string token;       // the signed lease token (raw bytes); may be empty
+
+  // Set when the token was verified against ClientOptions::vendor_root_public_key (always,
+  // when that key is set: a lease whose token fails is never handed out). The facts below
+  // come from the verified token; they are empty/zero when token_verified is false.
+  bool token_verified = false;
+  std::string appliance_id;     // base32 id of the appliance that signed the lease
+  std::string customer;         // the customer named in the appliance's certificate
+  uint64_t block_sequence = 0;  // the audit block holding the lease event
+  TimePoint token_expires_at;   // the lease expiry the token proves (its own end)
 };
+
+// Why the SDK refused a lease token (docs/CLIENT.md, "Lease tokens"). The first twelve
+// mirror the audit verifier's checks; kMissing and kLeaseMismatch are the SDK's own.
+enum class TokenError {
+  kMissing = 1,             // "token.missing": a grant without a token
+  kMalformed,               // "audit.malformed"
+  kCertificateSignature,    // "audit.bad_certificate_signature": not our vendor's appliance
+  kCertificateInvalid,      // "audit.bad_certificate"
+  kCertificateNotYetValid,  // "audit.certificate_not_yet_valid"
+  kCertificateExpired,      // "audit.certificate_expired"
+  kHeaderSignature,         // "audit.bad_header_signature"
+  kApplianceMismatch,       // "audit.appliance_mismatch"
+  kInclusionProof,          // "audit.bad_inclusion_proof"
+  kNotALease,               // "audit.not_a_lease"
+  kNonceMismatch,           // "audit.nonce_mismatch": a token for another request (replay)
+  kFeatureMismatch,         // "audit.feature_mismatch"
+  kLeaseExpired,            // "audit.lease_expired"
+  kLeaseMismatch,           // "token.lease_mismatch": the token names another lease id/count
+};
+inline constexpr int kMaxTokenError = 14;
+
+// The stable tag, e.g. "audit.nonce_mismatch", "token.missing".
+std::string_view TokenErrorTag(TokenError error);
+
+// A rejected token is a Status with code kPermissionDenied and a message
+// "token rejected: <tag>: <detail>". TokenErrorOf recovers the TokenError from such a Status
+// (nullopt for OK and any other Status).
+std::optional<TokenError> TokenErrorOf(const Status& status);
 
 struct Denial {
   DenialReason reason = DenialReason::kUnspecified;
@@ -171,6 +208,9 @@ struct LeaseEvent {
   LossReason loss = LossReason::kUnspecified;        // kLost after a refused renewal
   DenialReason denial = DenialReason::kUnspecified;  // kLost after a refused resume
   std::string detail;
+  // kLost because a renewal or resume token failed verification (the SDK then checked the
+  // seat back in); detail holds the rejection.
+  std::optional<TokenError> token_error;
 };
 
 // "revoked", "lost", "resumed".
@@ -203,7 +243,32 @@ struct ClientOptions {
 
   // Called for revoked, lost and resumed leases. See the thread-safety note above.
   std::function<void(const LeaseEvent&)> on_lease_event;
+
+  // The vendor root public key the application was built with (DER SubjectPublicKeyInfo,
+  // P-256), e.g. from LoadVendorRootPublicKey. When set, every grant, resume and renewal token
+  // is verified offline (docs/CLIENT.md, "Lease tokens"): a checkout whose token fails is an
+  // error (TokenErrorOf) and its seat is checked back in; a renewal or resume whose token
+  // fails loses the lease (LeaseEvent::token_error). When empty, tokens are passed through
+  // unverified: production applications must set it.
+  std::vector<uint8_t> vendor_root_public_key;
 };
+
+// Reads a vendor root public key file: DER SubjectPublicKeyInfo (as `tessera-vendor
+// dev-init` writes vendor-root.spki) or PEM ("-----BEGIN PUBLIC KEY-----"). Returns the DER
+// bytes. Errors: kNotFound (cannot read), kInvalidArgument (not a P-256 public key).
+Result<std::vector<uint8_t>> LoadVendorRootPublicKey(const std::string& path);
+
+// Verifies a lease token offline, e.g. a borrowed lease re-checked at application start with
+// no network: the vendor root key signed the appliance certificate, the appliance signed the
+// block holding the lease, the lease is for `feature` and has not ended at `now`. The nonce
+// check uses the nonce inside the token (the application compares Lease::nonce with the one it
+// kept, if it kept one). Returns the lease the token proves (token_verified set; version,
+// borrowed, heartbeat interval and overdraft from the signed event; token = token_bytes).
+// Errors: the token-rejected Status (TokenErrorOf); kInvalidArgument for a key that is not a
+// P-256 public key.
+Result<Lease> VerifyLeaseToken(std::string_view token_bytes,
+                               const std::vector<uint8_t>& vendor_root_public_key,
+                               std::string_view feature, TimePoint now);
 
 struct ServerAddress {
   std::string host;

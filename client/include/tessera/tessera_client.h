@@ -16,6 +16,7 @@
 #ifndef TESSERA_TESSERA_CLIENT_H_
 #define TESSERA_TESSERA_CLIENT_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -31,8 +32,29 @@ typedef enum tessera_result {
   TESSERA_E_NOT_FOUND = -4,           /* no such lease / index out of range */
   TESSERA_E_FAILED_PRECONDITION = -5, /* e.g. the server refused the Hello */
   TESSERA_E_RESOURCE_EXHAUSTED = -6,  /* too many requests in flight */
-  TESSERA_E_INTERNAL = -7             /* protocol violation or a bug */
+  TESSERA_E_INTERNAL = -7,            /* protocol violation or a bug */
+  TESSERA_E_TOKEN_REJECTED = -8       /* the lease token failed verification; see
+                                         tessera_last_token_error */
 } tessera_result;
+
+/* Why a lease token was refused (tessera_token_error_name gives the stable tag). */
+typedef enum tessera_token_error {
+  TESSERA_TOKEN_OK = 0,
+  TESSERA_TOKEN_MISSING = 1,                   /* "token.missing" */
+  TESSERA_TOKEN_MALFORMED = 2,                 /* "audit.malformed" */
+  TESSERA_TOKEN_BAD_CERTIFICATE_SIGNATURE = 3, /* not certified by the vendor key */
+  TESSERA_TOKEN_BAD_CERTIFICATE = 4,
+  TESSERA_TOKEN_CERTIFICATE_NOT_YET_VALID = 5,
+  TESSERA_TOKEN_CERTIFICATE_EXPIRED = 6,
+  TESSERA_TOKEN_BAD_HEADER_SIGNATURE = 7,
+  TESSERA_TOKEN_APPLIANCE_MISMATCH = 8,
+  TESSERA_TOKEN_BAD_INCLUSION_PROOF = 9,
+  TESSERA_TOKEN_NOT_A_LEASE = 10,
+  TESSERA_TOKEN_NONCE_MISMATCH = 11,
+  TESSERA_TOKEN_FEATURE_MISMATCH = 12,
+  TESSERA_TOKEN_LEASE_EXPIRED = 13,
+  TESSERA_TOKEN_LEASE_MISMATCH = 14 /* "token.lease_mismatch" */
+} tessera_token_error;
 
 /* Same numbers as tessera.v1.DenialReason. */
 typedef enum tessera_denial_reason {
@@ -69,6 +91,9 @@ typedef struct tessera_lease_event {
   int loss_reason;   /* tessera.v1.LeaseLossReason number, 0 when not known */
   int denial_reason; /* tessera_denial_reason, for a refused resume */
   const char* detail;
+  /* Added in 0.1 (token verification): LOST because a renewal or resume token was refused;
+   * a tessera_token_error, 0 otherwise. */
+  int token_error;
 } tessera_lease_event;
 
 typedef void (*tessera_lease_event_fn)(void* user_data, const tessera_lease_event* event);
@@ -85,6 +110,11 @@ const char* tessera_last_error(void);
 const char* tessera_result_name(int result);
 /* "no_seats", ... */
 const char* tessera_denial_reason_name(int reason);
+/* "audit.nonce_mismatch", "token.missing", ...; "ok" for 0. */
+const char* tessera_token_error_name(int token_error);
+/* The tessera_token_error of the last call on this thread that returned
+ * TESSERA_E_TOKEN_REJECTED; 0 after any other result. */
+int tessera_last_token_error(void);
 
 /* Options. Strings are copied. */
 tessera_options* tessera_options_new(void);
@@ -101,6 +131,16 @@ int tessera_options_set_tls(tessera_options* options, const char* ca_file, const
 int tessera_options_set_checkin_on_close(tessera_options* options, int enabled);
 int tessera_options_set_lease_callback(tessera_options* options, tessera_lease_event_fn fn,
                                        void* user_data);
+/* The vendor root public key the application was built with (DER SubjectPublicKeyInfo).
+ * Once set, every lease token is verified and a checkout whose token fails returns
+ * TESSERA_E_TOKEN_REJECTED (its seat is checked back in). Production applications must set
+ * it; without it tokens are not verified. TESSERA_E_INVALID_ARGUMENT for a key that is not a
+ * P-256 public key. */
+int tessera_options_set_vendor_key(tessera_options* options, const uint8_t* spki_der,
+                                   size_t length);
+/* The same, read from a file: DER (vendor-root.spki) or PEM. TESSERA_E_NOT_FOUND when the
+ * file cannot be read. */
+int tessera_options_set_vendor_key_file(tessera_options* options, const char* path);
 
 /* Creates a client (it connects in the background). *client_out is NULL on failure. */
 int tessera_client_new(const tessera_options* options, tessera_client** client_out);
@@ -131,6 +171,24 @@ int64_t tessera_lease_issued_at_ms(const tessera_lease* lease);
 int64_t tessera_lease_expires_at_ms(const tessera_lease* lease);
 int tessera_lease_borrowed(const tessera_lease* lease);
 int tessera_lease_overdraft(const tessera_lease* lease);
+/* The signed lease token (raw bytes, owned by the lease; *length_out its size, 0 when the
+ * server sent none). Keep it to re-check a borrowed lease offline. */
+const uint8_t* tessera_lease_token(const tessera_lease* lease, size_t* length_out);
+/* 1 when the token was verified against the vendor key; the facts below come from it. */
+int tessera_lease_token_verified(const tessera_lease* lease);
+const char* tessera_lease_appliance_id(const tessera_lease* lease);
+const char* tessera_lease_customer(const tessera_lease* lease);
+uint64_t tessera_lease_block_sequence(const tessera_lease* lease);
+
+/* Verifies a lease token offline (e.g. a borrowed lease at application start, without a
+ * network): certified by the vendor key, signed by the appliance, for `feature`, not ended at
+ * now_ms (Unix ms; <= 0: the current time). The nonce is the token's own. Returns TESSERA_OK
+ * with *lease_out (free with tessera_lease_free), TESSERA_E_TOKEN_REJECTED with
+ * *token_error_out (may be NULL) set, or TESSERA_E_INVALID_ARGUMENT. */
+int tessera_verify_lease_token(const uint8_t* token, size_t token_length,
+                               const uint8_t* vendor_key_der, size_t vendor_key_length,
+                               const char* feature, int64_t now_ms, tessera_lease** lease_out,
+                               int* token_error_out);
 
 /* Feature usage; feature NULL or "" for all. Free with tessera_status_free. */
 int tessera_get_status(tessera_client* client, const char* feature, tessera_status** status_out);
