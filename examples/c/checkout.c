@@ -3,7 +3,11 @@
  *   cc checkout.c $(pkg-config --cflags --libs tessera-client) -o checkout
  *   TESSERA_SERVERS=license1:7400,license2:7400 ./checkout cad 2.1
  *
- * Exit status: 0 when a seat was granted and returned, 2 when denied, 1 on errors. */
+ * With TESSERA_VENDOR_PUB=vendor-root.spki (the vendor root public key, DER or PEM) the lease
+ * token is verified; a real application builds the key in instead.
+ *
+ * Exit status: 0 when a seat was granted and returned, 2 when denied, 3 when the lease token
+ * was rejected, 1 on errors. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,6 +35,13 @@ int main(int argc, char** argv) {
     tessera_options_free(options);
     return 1;
   }
+  const char* vendor_pub = getenv("TESSERA_VENDOR_PUB");
+  if (vendor_pub != NULL && *vendor_pub != '\0' &&
+      tessera_options_set_vendor_key_file(options, vendor_pub) != TESSERA_OK) {
+    fprintf(stderr, "vendor key: %s\n", tessera_last_error());
+    tessera_options_free(options);
+    return 1;
+  }
   tessera_client* client = NULL;
   int rc = tessera_client_new(options, &client);
   tessera_options_free(options);
@@ -47,6 +58,12 @@ int main(int argc, char** argv) {
     tessera_client_free(client);
     return 2;
   }
+  if (rc == TESSERA_E_TOKEN_REJECTED) {
+    fprintf(stderr, "lease token rejected (%s): %s\n",
+            tessera_token_error_name(tessera_last_token_error()), tessera_last_error());
+    tessera_client_free(client);
+    return 3;
+  }
   if (rc != TESSERA_OK) {
     fprintf(stderr, "checkout failed (%s): %s\n", tessera_result_name(rc), tessera_last_error());
     tessera_client_free(client);
@@ -55,6 +72,11 @@ int main(int argc, char** argv) {
   printf("granted lease %s feature=%s version=%s count=%u expires_at_ms=%lld\n",
          tessera_lease_id(lease), tessera_lease_feature(lease), tessera_lease_version(lease),
          tessera_lease_count(lease), (long long)tessera_lease_expires_at_ms(lease));
+  if (tessera_lease_token_verified(lease)) {
+    printf("token verified appliance=%s customer=%s block=%llu\n",
+           tessera_lease_appliance_id(lease), tessera_lease_customer(lease),
+           (unsigned long long)tessera_lease_block_sequence(lease));
+  }
 
   tessera_status* status = NULL;
   if (tessera_get_status(client, feature, &status) == TESSERA_OK) {

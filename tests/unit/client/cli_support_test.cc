@@ -23,8 +23,8 @@ TEST(ParseDurationTest, RejectsGarbage) {
 }
 
 TEST(ExitCodeTest, EveryDenialHasItsOwnCodeApartFromTheOthers) {
-  std::set<int> codes = {kExitOk,      kExitError,     kExitUsage,      kExitUnreachable,
-                         kExitTimeout, kExitLeaseLost, kExitNotReleased};
+  std::set<int> codes = {kExitOk,      kExitError,     kExitUsage,       kExitUnreachable,
+                         kExitTimeout, kExitLeaseLost, kExitNotReleased, kExitTokenRejected};
   const size_t fixed = codes.size();
   for (int i = 0; i <= kMaxDenialReason; ++i) {
     const int code = ExitCodeForDenial(static_cast<DenialReason>(i));
@@ -41,6 +41,15 @@ TEST(ExitCodeTest, TransportFailures) {
   EXPECT_EQ(ExitCodeForStatus(DeadlineExceeded("x")), kExitTimeout);
   EXPECT_EQ(ExitCodeForStatus(Internal("x")), kExitError);
   EXPECT_EQ(ExitCodeForStatus(Status::Ok()), kExitOk);
+}
+
+TEST(ExitCodeTest, ARejectedTokenHasItsOwnCode) {
+  const Status rejected(StatusCode::kPermissionDenied,
+                        "token rejected: audit.bad_certificate_signature: not our vendor");
+  EXPECT_EQ(ExitCodeForStatus(rejected), kExitTokenRejected);
+  EXPECT_EQ(kExitTokenRejected, 7);
+  // Another permission error is not a token rejection.
+  EXPECT_EQ(ExitCodeForStatus(PermissionDenied("x")), kExitError);
 }
 
 }  // namespace
