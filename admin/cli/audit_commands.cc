@@ -57,6 +57,7 @@ Status Walk(BlockSource& source, ChainWalker& walker, size_t page_size, const Pa
     if (on_page && !on_page(*page, verified)) break;
     if (walker.fault()) break;
   }
+  if (walker.gap_pending()) source.Seek(walker.fault()->position + 1);
   while (walker.gap_pending()) {
     Result<std::vector<v1::AuditBlock>> page = source.Next(page_size);
     if (!page.ok() || page->empty()) break;

@@ -19,7 +19,7 @@ constexpr uint64_t kMaxSequence = static_cast<uint64_t>(std::numeric_limits<int6
 class DbSource final : public BlockSource {
  public:
   DbSource(std::string path, uint64_t read_from, RangeStart start)
-      : path_(std::move(path)), next_from_(read_from), start_(start) {}
+      : path_(std::move(path)), read_from_(read_from), next_from_(read_from), start_(start) {}
 
   Result<std::vector<v1::AuditBlock>> Next(size_t max) override {
     if (done_) return std::vector<v1::AuditBlock>();
@@ -31,6 +31,13 @@ class DbSource final : public BlockSource {
     }
     Advance(page);
     return page;
+  }
+
+  // Rows are numbered from read_from_ without gaps at most, so the `position`-th row read
+  // sits at or after sequence read_from_ + position.
+  void Seek(uint64_t position) override {
+    next_from_ = read_from_ + std::min(position, kMaxSequence - read_from_);
+    done_ = false;
   }
 
   Result<std::optional<v1::SignedEnvelope>> Certificate() override {
@@ -50,8 +57,12 @@ class DbSource final : public BlockSource {
 
  private:
   // The next read starts after the rows just read. Rows are ordered by their sequence
-  // column, which the page does not carry; the headers' claims (unverified) stand in for it,
-  // never going back, so a damaged database cannot make the reader loop.
+  // column, which the page does not carry: the last header's claim stands in for it, never
+  // below next_from_ + page size, so a damaged database cannot make the reader loop. After a
+  // page that verified, the claims run on from next_from_ without gaps and every column is
+  // at or above its row's claim, so no row is skipped; when claims and columns disagree
+  // (rows swapped) verification has stopped, and the search for the missing block uses
+  // Seek, which never skips.
   void Advance(const std::vector<v1::AuditBlock>& page) {
     uint64_t next = next_from_ + page.size();
     if (std::optional<uint64_t> last = ClaimedSequence(page.back()); last && *last < kMaxSequence) {
@@ -62,6 +73,7 @@ class DbSource final : public BlockSource {
   }
 
   std::string path_;
+  uint64_t read_from_;
   uint64_t next_from_;
   RangeStart start_;
   bool done_ = false;

@@ -24,6 +24,11 @@ class ExportSource final : public BlockSource {
     return page;
   }
 
+  void Seek(uint64_t position) override {
+    next_ = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(first_) + position,
+                                                static_cast<uint64_t>(export_.blocks_size())));
+  }
+
   Result<std::optional<v1::SignedEnvelope>> Certificate() override {
     if (!export_.has_certificate()) return std::optional<v1::SignedEnvelope>();
     return std::optional<v1::SignedEnvelope>(export_.certificate());
@@ -35,6 +40,7 @@ class ExportSource final : public BlockSource {
  private:
   std::string path_;
   v1::AuditExport export_;
+  int first_ = 0;
   int next_ = 0;
   RangeStart start_;
 };

@@ -44,6 +44,11 @@ class BlockSource {
   // codes when the input cannot be read at all.
   virtual Result<std::vector<v1::AuditBlock>> Next(size_t max) = 0;
 
+  // Continues reading at the `position`-th block yielded so far (0: the first one), or
+  // before it: no block after it is skipped, though some before it may come again. Used to
+  // look for a missing block after a fault.
+  virtual void Seek(uint64_t position) = 0;
+
   // The appliance certificate the input carries, if any (untrusted until verified).
   virtual Result<std::optional<v1::SignedEnvelope>> Certificate() = 0;
 
