@@ -59,6 +59,7 @@ const std::map<std::string, Setter>& Setters() {
     str("log_level", &ServerConfig::log_level);
     str("database", &ServerConfig::database);
     str("key_uri", &ServerConfig::key_uri);
+    str("certificate", &ServerConfig::certificate_file);
     (*m)["insecure_dev_keys"] = [](const Json& v, ServerConfig* c) {
       if (!v.is_boolean())
         return InvalidArgument("config key 'insecure_dev_keys' must be a boolean");

@@ -37,7 +37,10 @@ struct ServerConfig {
   // The identity key store (docs/HSM.md): tpm:, pkcs11: or soft:. Empty: no identity key.
   std::string key_uri;
   bool insecure_dev_keys = false;  // allow a soft: (file) key store: development only
-  std::string config_file;         // not a key: the file this came from (SIGHUP re-reads it)
+  // The appliance certificate issued by the vendor for the identity key (a serialized
+  // SignedEnvelope, `tessera-vendor certify`); lease tokens carry it. Empty: none.
+  std::string certificate_file;
+  std::string config_file;  // not a key: the file this came from (SIGHUP re-reads it)
 };
 
 // Parses a JSON config document. Unknown keys and wrong types are errors naming the key.

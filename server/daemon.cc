@@ -24,6 +24,7 @@
 #include "base/system_clock.h"
 #include "hsm/crypto.h"
 #include "hsm/key_store.h"
+#include "server/audit_startup.h"
 #include "server/license_files.h"
 #include "server/license_service.h"
 #include "server/log.h"
@@ -223,8 +224,32 @@ Result<IdentityKey> OpenIdentityKey(const ServerConfig& config) {
   return key;
 }
 
+// What Serve needs beyond the config: the engine, the running store writer, TLS, and the
+// identity key with its audit sealer (null without a key store).
+struct ServeParts {
+  std::size_t features = 0;
+  asio::ssl::context* tls = nullptr;
+  const IdentityKey* key = nullptr;
+  const AuditSealer* sealer = nullptr;
+  std::string lock_reason;
+};
+
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
-          asio::ssl::context* tls, std::size_t features, const IdentityKey& key);
+          const ServeParts& parts);
+
+// With a key store: the audit chain continues in the store and every batch is sealed. The
+// monotonic counter value of this run stamps every block.
+Result<std::unique_ptr<AuditSealer>> StartSigning(const ServerConfig& config,
+                                                  const IdentityKey& key,
+                                                  store::BatchWriter& writer) {
+  uint64_t counter = 0;
+  if (key.store->capabilities().monotonic_counter) {
+    auto value = key.store->ReadCounter();
+    if (value.ok()) counter = *value;
+  }
+  return StartAudit(config, *key.store, key.appliance_id, counter, writer, RealClock(),
+                    "tesserad " TESSERA_VERSION " started");
+}
 
 }  // namespace
 
@@ -295,15 +320,46 @@ int RunDaemon(const ServerConfig& config) {
   }
   Log(LogLevel::kInfo, "store_opened",
       {{"database", config.database}, {"restored_leases", Str(restored)}});
-  return Serve(config, std::move(*engine), **writer, tls.get(), features, *key);
+  std::unique_ptr<AuditSealer> sealer;
+  if (key->store) {
+    auto started = StartSigning(config, *key, **writer);
+    if (!started.ok()) {
+      bool bad_cert = started.status().code() == StatusCode::kInvalidArgument;
+      Log(LogLevel::kError, bad_cert ? "bad_certificate" : "audit_start_failed",
+          {{"error", started.status().ToString()}});
+      (*writer)->Stop();
+      return bad_cert ? kExitBadConfig : kExitKeyStoreFailure;
+    }
+    sealer = std::move(*started);
+    Log(LogLevel::kInfo, "audit_chain",
+        {{"next_block", Str(sealer->tip().next_sequence)},
+         {"certificate", config.certificate_file.empty() ? "-" : config.certificate_file}});
+  } else {
+    Log(LogLevel::kWarn, "unsigned_leases",
+        {{"detail", "no key store (--key-uri): leases carry no signed token, no audit chain"}});
+  }
+  ServeParts parts;
+  parts.features = features;
+  parts.tls = tls.get();
+  parts.key = &*key;
+  parts.sealer = sealer.get();
+  int code = Serve(config, std::move(*engine), **writer, parts);
+  (*writer)->Stop();  // before the sealer goes
+  return code;
 }
 
 namespace {
 
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
-          asio::ssl::context* tls, std::size_t features, const IdentityKey& key) {
+          const ServeParts& parts) {
   asio::io_context io(static_cast<int>(config.io_threads));
-  LicenseService service(io, std::move(engine), writer, Duration(config.store_resync_ms));
+  const IdentityKey& key = *parts.key;
+  asio::ssl::context* tls = parts.tls;
+  const std::size_t features = parts.features;
+  LicenseService service(io, std::move(engine), writer, Duration(config.store_resync_ms),
+                         RealClock());
+  service.SetAudit(parts.sealer);
+  if (!parts.lock_reason.empty()) service.SetLocked(parts.lock_reason);
   ConnectionLimits limits;
   limits.max_frame_bytes = config.max_frame_bytes;
   limits.max_in_flight = config.max_in_flight;

@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
+#include <set>
+#include <string_view>
 
 #include "base/system_clock.h"
 #include "server/log.h"
@@ -59,10 +61,12 @@ engine::LeaseId SeedLeaseId(TimePoint start) {
 }
 
 LicenseService::LicenseService(asio::io_context& io, engine::Engine engine,
-                               store::BatchWriter& writer, Duration resync_interval)
+                               store::BatchWriter& writer, Duration resync_interval,
+                               const Clock& clock)
     : strand_(asio::make_strand(io)),
       engine_(std::move(engine)),
       expiry_timer_(strand_),
+      clock_(clock),
       writer_(writer),
       resync_interval_(resync_interval) {}
 
@@ -88,10 +92,10 @@ void LicenseService::Stop() {
 
 asio::awaitable<void> LicenseService::ExpiryLoop() {
   while (!stopped_) {
-    engine_.ExpireDue(RealClock().Now());
+    engine_.ExpireDue(clock_.Now());
     PersistEvents();
     MaybeResync();
-    TimePoint now = RealClock().Now();
+    TimePoint now = clock_.Now();
     Duration wait = kMaxExpiryInterval;
     if (auto next = engine_.NextDeadline()) {
       wait = std::clamp(*next - now, Duration(1), kMaxExpiryInterval);
@@ -125,7 +129,7 @@ asio::awaitable<HandlerReply> LicenseService::HandleOnStrandAsync(
   HandlerReply reply;
   if (request.body_case() == v1::Frame::kHeartbeat) {
     RegisterSession(*session);
-    const TimePoint now = RealClock().Now();
+    const TimePoint now = clock_.Now();
     reply.frame = writer_.writable()
                       ? Heartbeat(*session, request.heartbeat(), now, &prior_expiries)
                       : HeartbeatUnwritable(*session, request.heartbeat(), now);
@@ -133,8 +137,12 @@ asio::awaitable<HandlerReply> LicenseService::HandleOnStrandAsync(
     reply = HandleOnStrand(*session, request);
   }
   ArmExpiry();
-  tessera::Status stored = co_await Persist();
-  if (stored.ok()) co_return reply;
+  Committed committed = co_await Persist();
+  const tessera::Status& stored = committed.status;
+  if (stored.ok()) {
+    AttachTokens(committed.block.get(), request, reply.frame);
+    co_return reply;
+  }
   // Nothing of this call is durable: never report a grant or an expiry the store lacks.
   if (reply.frame.has_checkout_reply() && reply.frame.checkout_reply().has_granted()) {
     reply.frame =
@@ -148,6 +156,28 @@ asio::awaitable<HandlerReply> LicenseService::HandleOnStrandAsync(
   co_return reply;
 }
 
+void LicenseService::AttachTokens(const CommittedBlock* block, const v1::Frame& request,
+                                  v1::Frame& reply) const {
+  if (block == nullptr) return;
+  if (reply.has_checkout_reply() && reply.checkout_reply().has_granted()) {
+    v1::Lease* lease = reply.mutable_checkout_reply()->mutable_granted();
+    auto id = ParseLeaseId(lease->lease_id());
+    if (id) {
+      if (auto token = block->TokenFor(*id)) lease->set_token(std::move(*token));
+    }
+    return;
+  }
+  if (!reply.has_heartbeat_reply() || request.heartbeat().token_lease_ids_size() == 0) return;
+  std::set<std::string_view> wanted(request.heartbeat().token_lease_ids().begin(),
+                                    request.heartbeat().token_lease_ids().end());
+  for (v1::LeaseRenewal& r : *reply.mutable_heartbeat_reply()->mutable_results()) {
+    if (!r.renewed() || !wanted.contains(r.lease_id())) continue;
+    auto id = ParseLeaseId(r.lease_id());
+    if (!id) continue;
+    if (auto token = block->TokenFor(*id)) r.set_token(std::move(*token));
+  }
+}
+
 void LicenseService::RegisterSession(const Session& s) {
   auto [it, inserted] = connection_client_.try_emplace(s.connection_id, s.client.client_id());
   if (inserted) clients_[s.client.client_id()][s.connection_id] = s.sink;
@@ -155,7 +185,7 @@ void LicenseService::RegisterSession(const Session& s) {
 
 HandlerReply LicenseService::HandleOnStrand(const Session& session, const v1::Frame& request) {
   RegisterSession(session);
-  const TimePoint now = RealClock().Now();
+  const TimePoint now = clock_.Now();
   HandlerReply reply;
   std::vector<std::int64_t> prior_expiries_unused;  // heartbeats go through the async path
   switch (request.body_case()) {
@@ -187,6 +217,10 @@ HandlerReply LicenseService::Checkout(const Session& s, const v1::Frame& frame, 
   HandlerReply reply;
   if (draining_) {
     reply.frame = Denial(v1::SERVER_DRAINING, "the server is shutting down");
+    return reply;
+  }
+  if (!locked_reason_.empty()) {
+    reply.frame = Denial(v1::UNAVAILABLE, locked_reason_);
     return reply;
   }
   if (!writer_.writable()) {
@@ -336,7 +370,10 @@ v1::Frame LicenseService::StatusQuery(const Session& s, const v1::StatusRequest&
   out->set_draining(draining_);
   out->set_appliance_id(appliance_id_);
   out->set_insecure_keys(insecure_keys_);
-  out->set_server_time_ms(ToUnixMillis(now));
+  out->set_server_time_ms(ToUnixMillis(RealClock().Now()));
+  out->set_trusted_time_ms(ToUnixMillis(now));
+  out->set_locked_reason(locked_reason_);
+  out->set_signed_leases(sealer_ != nullptr);
   return f;
 }
 
@@ -362,7 +399,7 @@ void LicenseService::OnClose(std::uint64_t connection_id) {
       connection_client_.erase(c);
     }
     // Its queued checkouts can never be answered: withdraw them.
-    const TimePoint now = RealClock().Now();
+    const TimePoint now = clock_.Now();
     auto it = tickets_.lower_bound({connection_id, 0});
     while (it != tickets_.end() && it->first.first == connection_id) {
       engine::QueueTicket ticket = it->second;
@@ -381,7 +418,7 @@ void LicenseService::Reload(engine::Entitlement entitlement, engine::Rules rules
   asio::post(strand_, [this, entitlement = std::move(entitlement), rules = std::move(rules),
                        ef = std::move(entitlement_file), rf = std::move(rules_file),
                        done = std::move(done)]() mutable {
-    const TimePoint now = RealClock().Now();
+    const TimePoint now = clock_.Now();
     tessera::Status s = engine_.SetEntitlement(std::move(entitlement), now);
     if (s.ok()) s = engine_.SetRules(std::move(rules), now);
     ArmExpiry();
@@ -392,17 +429,16 @@ void LicenseService::Reload(engine::Entitlement entitlement, engine::Rules rules
       unit.entitlement = std::move(ef);
       unit.rules = std::move(rf);
     }
-    Submit(std::move(unit), std::move(events),
-           [s, done = std::move(done)](const tessera::Status& st) {
-             if (done) done(s.ok() ? st : s);
-           });
+    Submit(std::move(unit), std::move(events), [s, done = std::move(done)](const Committed& c) {
+      if (done) done(s.ok() ? c.status : s);
+    });
   });
 }
 
 void LicenseService::BeginDrain() {
   asio::post(strand_, [this]() {
     draining_ = true;
-    const TimePoint now = RealClock().Now();
+    const TimePoint now = clock_.Now();
     std::vector<engine::QueueTicket> tickets;
     for (auto& [ticket, waiter] : waiters_) {
       waiter.override_reason = static_cast<engine::DenialReason>(v1::SERVER_DRAINING);

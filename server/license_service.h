@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/audit_sealer.h"
 #include "server/engine/engine.h"
 #include "server/net/handler.h"
 #include "server/store/batch_writer.h"
@@ -47,8 +48,9 @@ engine::LeaseId SeedLeaseId(TimePoint start);
 class LicenseService : public RequestHandler {
  public:
   // `writer` must outlive the service and be stopped before the service is destroyed.
+  // `clock` is the time every engine call is judged by (the trusted clock in tesserad).
   LicenseService(boost::asio::io_context& io, engine::Engine engine, store::BatchWriter& writer,
-                 Duration resync_interval);
+                 Duration resync_interval, const Clock& clock);
   ~LicenseService() override;
 
   // Starts the expiry driver.
@@ -75,6 +77,12 @@ class LicenseService : public RequestHandler {
     appliance_id_ = std::move(appliance_id);
     insecure_keys_ = insecure_keys;
   }
+  // The sealer whose committed blocks lease tokens come from (docs/SERVER.md "Signed
+  // leases"); null: grants carry no token. REQUIRES: called before Start().
+  void SetAudit(const AuditSealer* sealer) { sealer_ = sealer; }
+  // While set, checkouts are denied UNAVAILABLE with this explanation (e.g. a database
+  // rollback); heartbeats and checkins go on. REQUIRES: called before Start().
+  void SetLocked(std::string reason) { locked_reason_ = std::move(reason); }
 
  private:
   struct Waiter {
@@ -84,7 +92,12 @@ class LicenseService : public RequestHandler {
     std::optional<engine::DenialReason> override_reason;  // e.g. SERVER_DRAINING
   };
 
-  using Done = std::function<void(const tessera::Status&)>;
+  // The outcome of a unit: its commit status and, when its batch was sealed, the block.
+  struct Committed {
+    tessera::Status status;
+    std::shared_ptr<const CommittedBlock> block;
+  };
+  using Done = std::function<void(const Committed&)>;
 
   boost::asio::awaitable<HandlerReply> HandleOnStrandAsync(std::shared_ptr<const Session> session,
                                                            tessera::v1::Frame request);
@@ -101,15 +114,18 @@ class LicenseService : public RequestHandler {
                                  TimePoint now);
   void RegisterSession(const Session& session);
   // Persistence (license_service_store.cc), all on the strand.
-  boost::asio::awaitable<tessera::Status> Persist();
+  boost::asio::awaitable<Committed> Persist();
   void Submit(store::Unit unit, std::vector<engine::Event> events, Done done);
   void PersistEvents();
-  void OnCommitted(const tessera::Status& status, std::vector<engine::Event>& events);
+  void OnCommitted(const Committed& committed, std::vector<engine::Event>& events);
+  // Adds lease tokens from `block` to a granted checkout or to the renewals asked for.
+  void AttachTokens(const CommittedBlock* block, const tessera::v1::Frame& request,
+                    tessera::v1::Frame& reply) const;
   void RevokeUnanswered(const std::vector<engine::Event>& events);
   void NoteStoreStatus(const tessera::Status& status);
   void MaybeResync();
-  void DispatchEvents(std::vector<engine::Event>& events, bool durable);
-  void AnswerWaiter(const engine::Event& e, bool durable);
+  void DispatchEvents(std::vector<engine::Event>& events, const Committed& committed);
+  void AnswerWaiter(const engine::Event& e, const Committed& committed);
   bool HasNamedUsers() const;
   void ArmExpiry();
   boost::asio::awaitable<void> ExpiryLoop();
@@ -120,9 +136,12 @@ class LicenseService : public RequestHandler {
   boost::asio::steady_timer expiry_timer_;  // strand_ only
   std::optional<TimePoint> armed_for_;      // strand_ only
   bool draining_ = false;                   // strand_ only
-  std::string appliance_id_;                // set before Start(), read-only after
+  const Clock& clock_;
+  std::string appliance_id_;  // set before Start(), read-only after
   bool insecure_keys_ = false;
-  bool stopped_ = false;  // strand_ only
+  const AuditSealer* sealer_ = nullptr;  // set before Start(), read-only after
+  std::string locked_reason_;            // set before Start(), read-only after
+  bool stopped_ = false;                 // strand_ only
   store::BatchWriter& writer_;
   const Duration resync_interval_;
   bool store_ok_ = true;           // strand_ only: last known store state (for logs)

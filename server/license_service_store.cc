@@ -44,16 +44,15 @@ bool LicenseService::HasNamedUsers() const {
   return false;
 }
 
-asio::awaitable<tessera::Status> LicenseService::Persist() {
+asio::awaitable<LicenseService::Committed> LicenseService::Persist() {
   std::vector<engine::Event> events = engine_.TakeEvents();
-  if (events.empty()) co_return tessera::Status::Ok();
+  if (events.empty()) co_return Committed{};
   store::Unit unit = store::UnitFromEvents(events);
   auto initiate = [this, unit = std::move(unit), events = std::move(events)](auto handler) mutable {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    Submit(std::move(unit), std::move(events),
-           [shared](const tessera::Status& s) { (*shared)(s); });
+    Submit(std::move(unit), std::move(events), [shared](const Committed& c) { (*shared)(c); });
   };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(tessera::Status)>(
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Committed)>(
       std::move(initiate), asio::use_awaitable);
 }
 
@@ -69,27 +68,33 @@ void LicenseService::Submit(store::Unit unit, std::vector<engine::Event> events,
     unit.changes.bindings = engine_.ExportState().bindings;
   }
   writer_.Submit(std::move(unit), [this, events = std::move(events), done = std::move(done)](
-                                      const tessera::Status& status, std::uint64_t) mutable {
-    // Writer thread: hand the outcome to the strand, in commit order.
-    asio::post(strand_,
-               [this, status, events = std::move(events), done = std::move(done)]() mutable {
-                 OnCommitted(status, events);
-                 if (done) done(status);
-               });
+                                      const tessera::Status& status, std::uint64_t batch) mutable {
+    // Writer thread, right after the commit: the sealer's last block is this batch's, if
+    // the batch was sealed. Hand the outcome to the strand, in commit order.
+    Committed committed{status, nullptr};
+    if (status.ok() && sealer_ != nullptr) {
+      committed.block = sealer_->last();
+      if (committed.block && committed.block->batch() != batch) committed.block.reset();
+    }
+    asio::post(strand_, [this, committed = std::move(committed), events = std::move(events),
+                         done = std::move(done)]() mutable {
+      OnCommitted(committed, events);
+      if (done) done(committed);
+    });
   });
 }
 
-void LicenseService::OnCommitted(const tessera::Status& status,
-                                 std::vector<engine::Event>& events) {
-  NoteStoreStatus(status);  // any commit (a resync, a reload) means the store writes again
-  DispatchEvents(events, status.ok());
-  if (!status.ok()) RevokeUnanswered(events);
+void LicenseService::OnCommitted(const Committed& committed, std::vector<engine::Event>& events) {
+  // Any commit (a resync, a reload) means the store writes again.
+  NoteStoreStatus(committed.status);
+  DispatchEvents(events, committed);
+  if (!committed.status.ok()) RevokeUnanswered(events);
 }
 
 void LicenseService::RevokeUnanswered(const std::vector<engine::Event>& events) {
   // Grants of a failed unit were never answered; without a revoke they would hold seats
   // until they expire. The revocations are kept by the writer for the next resync.
-  const TimePoint now = RealClock().Now();
+  const TimePoint now = clock_.Now();
   for (const engine::Event& e : events) {
     if (IsGrant(e) && e.lease_id != 0) engine_.Revoke(e.lease_id, "store unavailable", now);
   }
@@ -120,13 +125,14 @@ void LicenseService::MaybeResync() {
   resync_in_flight_ = true;
   std::vector<engine::Event> events = engine_.TakeEvents();
   store::Unit unit = store::FullStateUnit(engine_.ExportState(), events);
-  Submit(std::move(unit), std::move(events), [this](const tessera::Status& s) {
+  Submit(std::move(unit), std::move(events), [this](const Committed& c) {
     resync_in_flight_ = false;
-    NoteStoreStatus(s);
+    NoteStoreStatus(c.status);
   });
 }
 
-void LicenseService::DispatchEvents(std::vector<engine::Event>& events, bool durable) {
+void LicenseService::DispatchEvents(std::vector<engine::Event>& events,
+                                    const Committed& committed) {
   for (engine::Event& e : events) {
     LogEvent(e);
     if (e.kind == engine::EventKind::kRevoked) {
@@ -140,11 +146,12 @@ void LicenseService::DispatchEvents(std::vector<engine::Event>& events, bool dur
       }
       continue;
     }
-    AnswerWaiter(e, durable);
+    AnswerWaiter(e, committed);
   }
 }
 
-void LicenseService::AnswerWaiter(const engine::Event& e, bool durable) {
+void LicenseService::AnswerWaiter(const engine::Event& e, const Committed& committed) {
+  const bool durable = committed.status.ok();
   if (e.ticket == 0) return;
   bool final_for_waiter =
       e.kind == engine::EventKind::kDequeued || e.kind == engine::EventKind::kQueueTimeout ||
@@ -159,7 +166,11 @@ void LicenseService::AnswerWaiter(const engine::Event& e, bool durable) {
   if (!sink) return;
   v1::Frame reply;
   if (e.kind == engine::EventKind::kDequeued && e.lease && durable) {
-    *reply.mutable_checkout_reply()->mutable_granted() = wire::ToWire(*e.lease);
+    v1::Lease* granted = reply.mutable_checkout_reply()->mutable_granted();
+    *granted = wire::ToWire(*e.lease);
+    if (committed.block) {
+      if (auto token = committed.block->TokenFor(e.lease_id)) granted->set_token(std::move(*token));
+    }
   } else if (e.kind == engine::EventKind::kDequeued) {
     reply = wire::Denial(v1::UNAVAILABLE, "the license database cannot be written");
   } else if (waiter.override_reason) {

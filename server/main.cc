@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   o.Add(app, "--log-level", &ServerConfig::log_level, "debug, info, warn or error (default info)");
   o.Add(app, "--key-uri", &ServerConfig::key_uri,
         "Identity key store URI: tpm:..., pkcs11:... or soft:FILE (docs/HSM.md)");
+  o.Add(app, "--certificate", &ServerConfig::certificate_file,
+        "Appliance certificate from the vendor (tessera-vendor certify); lease tokens carry it");
   bool insecure_dev_keys = false;
   app.add_flag("--insecure-dev-keys", insecure_dev_keys,
                "Allow a soft: (file) key store. Development and tests only: INSECURE");

@@ -1,0 +1,104 @@
+#include "server/audit_startup.h"
+
+#include <algorithm>
+#include <future>
+#include <utility>
+
+#include "server/config.h"
+
+namespace tessera::server {
+
+namespace v1 = tessera::v1;
+
+Result<std::string> LoadApplianceCertificate(const ServerConfig& config,
+                                             const std::string& appliance_id) {
+  if (config.certificate_file.empty()) return std::string();
+  const std::string& path = config.certificate_file;
+  auto bytes = ReadFileToString(path);
+  if (!bytes.ok()) return InvalidArgument("certificate " + path + ": " + bytes.status().message());
+  v1::SignedEnvelope envelope;
+  v1::ApplianceCertificate cert;
+  if (bytes->size() > 64 * 1024 || !envelope.ParseFromString(*bytes) ||
+      !cert.ParseFromString(envelope.payload())) {
+    return InvalidArgument("certificate " + path + " is not an appliance certificate");
+  }
+  if (cert.appliance_id() != appliance_id) {
+    return InvalidArgument("certificate " + path + " is for appliance " + cert.appliance_id() +
+                           ", not for this key (" + appliance_id + ")");
+  }
+  return std::move(*bytes);
+}
+
+Result<audit::ChainTip> StoredChainTip(store::BatchWriter& writer) {
+  audit::ChainTip tip = audit::ChainTip::Genesis();
+  Status s = writer.RunOnWriter([&tip](store::Store& db) -> Status {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
+    if (!last) return Status::Ok();
+    v1::SignedEnvelope envelope;
+    if (!envelope.ParseFromString(last->header)) {
+      return DataLoss("database " + db.path() + ": the newest audit block does not parse");
+    }
+    TESSERA_ASSIGN_OR_RETURN(tip, audit::TipAfter(envelope));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return tip;
+}
+
+Result<int64_t> LastSealedTime(store::BatchWriter& writer) {
+  int64_t ms = 0;
+  Status s = writer.RunOnWriter([&ms](store::Store& db) -> Status {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
+    if (!last) return Status::Ok();
+    v1::SignedEnvelope envelope;
+    v1::BlockHeader header;
+    if (!envelope.ParseFromString(last->header) || !header.ParseFromString(envelope.payload())) {
+      return DataLoss("database " + db.path() + ": the newest audit block does not parse");
+    }
+    ms = std::max(header.time_high_water_ms(), header.wall_time_ms());
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return ms;
+}
+
+Status SealQueuedEvents(store::BatchWriter& writer) {
+  std::promise<Status> done;
+  std::future<Status> result = done.get_future();
+  writer.Submit(store::Unit{}, [&done](const Status& s, std::uint64_t) { done.set_value(s); });
+  return result.get();
+}
+
+Result<std::unique_ptr<AuditSealer>> StartAudit(const ServerConfig& config, hsm::KeyStore& key,
+                                                const std::string& appliance_id, uint64_t counter,
+                                                store::BatchWriter& writer, const Clock& clock,
+                                                const std::string& detail) {
+  TESSERA_ASSIGN_OR_RETURN(std::string certificate, LoadApplianceCertificate(config, appliance_id));
+  TESSERA_ASSIGN_OR_RETURN(audit::ChainTip tip, StoredChainTip(writer));
+  AuditSealer::Options options;
+  options.appliance_id = appliance_id;
+  options.certificate = certificate;
+  options.tip = tip;
+  options.counter = std::max(counter, tip.counter);
+  auto sealer = std::make_unique<AuditSealer>(key, clock, std::move(options));
+  std::optional<std::string> cert;
+  if (!certificate.empty()) cert = certificate;
+  Status installed = writer.RunOnWriter([&](store::Store& db) -> Status {
+    TESSERA_RETURN_IF_ERROR(db.SaveAppliance(appliance_id, cert));
+    db.SetBlockSealer(sealer.get());
+    return Status::Ok();
+  });
+  if (!installed.ok()) return installed;
+  sealer->QueueApplianceEvent(v1::APPLIANCE_STARTED, detail);
+  Status sealed = SealQueuedEvents(writer);
+  if (!sealed.ok()) {
+    (void)writer.RunOnWriter([](store::Store& db) {
+      db.SetBlockSealer(nullptr);
+      return Status::Ok();
+    });
+    return sealed;
+  }
+  return sealer;
+}
+
+}  // namespace tessera::server

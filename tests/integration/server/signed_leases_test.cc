@@ -1,0 +1,277 @@
+// tesserad with an identity key signs every committed batch as an audit block and hands
+// out lease tokens that verify offline with the vendor root key alone. Run against each key
+// store backend: soft: (file), a real swtpm and a real SoftHSM2 token.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/system_clock.h"
+#include "hsm/crypto.h"
+#include "hsm/key_store.h"
+#include "hsm/provision.h"
+#include "protocol/audit/chain.h"
+#include "protocol/audit/envelope.h"
+#include "protocol/audit/token.h"
+#include "server/daemon.h"
+#include "server/store/audit_blocks.h"
+#include "tests/integration/hsm/hsm_test_env.h"
+#include "tests/integration/server/server_test_util.h"
+#include "tests/unit/audit/test_key.h"
+
+namespace tessera::testing {
+namespace {
+
+namespace v1 = tessera::v1;
+using audit::AsBytes;
+using audit::testing::TestKey;
+
+constexpr int64_t kDay = 86'400'000;
+
+enum class Backend { kSoft, kTpm, kPkcs11 };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  switch (info.param) {
+    case Backend::kSoft:
+      return "Soft";
+    case Backend::kTpm:
+      return "Swtpm";
+    case Backend::kPkcs11:
+      return "SoftHsm2";
+  }
+  return "Unknown";
+}
+
+class SignedLeasesTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(dir_.path() / "d");
+    switch (GetParam()) {
+      case Backend::kSoft:
+        uri_ = "soft:" + (dir_.path() / "identity.pem").string();
+        break;
+      case Backend::kTpm:
+        tpm_ = std::make_unique<hsm::testing::Swtpm>((dir_.path() / "tpm").string());
+        tpm_->Start();
+        uri_ = "tpm:tcti=" + tpm_->tcti();
+        break;
+      case Backend::kPkcs11:
+        token_ = std::make_unique<hsm::testing::SoftHsmToken>((dir_.path() / "hsm").string(),
+                                                              "tessera-test", "1234");
+        uri_ = token_->uri();
+        break;
+    }
+    hsm::OpenOptions open;
+    open.allow_insecure = true;
+    auto store = hsm::OpenKeyStore(uri_, open);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto provisioned = hsm::Provision(**store, {});
+    ASSERT_TRUE(provisioned.ok()) << provisioned.status().ToString();
+    appliance_id_ = provisioned->appliance_id;
+    auto spki = (*store)->PublicKeyDer();
+    ASSERT_TRUE(spki.ok());
+    appliance_spki_ = *spki;
+    store->reset();  // tesserad opens the device itself
+
+    audit::CertificateRequest request;
+    request.identity_public_key = appliance_spki_;
+    request.customer = "Example Corp";
+    request.not_before = RealClock().Now() - std::chrono::hours(1);
+    request.not_after = RealClock().Now() + std::chrono::milliseconds(365 * kDay);
+    request.serial = 7;
+    auto cert = audit::IssueCertificate(request, vendor_.signer(), vendor_.spki());
+    ASSERT_TRUE(cert.ok()) << cert.status().ToString();
+    const auto cert_path = dir_.path() / "appliance.cert";
+    ASSERT_TRUE(WriteFile(cert_path, cert->SerializeAsString()));
+
+    TesseradOptions options;
+    options.entitlement_json = kBasicEntitlement;
+    options.keep_database = true;
+    options.extra_args = {"--key-uri", uri_, "--certificate", cert_path.string()};
+    if (GetParam() == Backend::kSoft) options.extra_args.push_back("--insecure-dev-keys");
+    server_ = std::make_unique<TesseradProcess>(dir_.path() / "d", options);
+    Status started = server_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString() << server_->Log();
+  }
+
+  static bool WriteFile(const std::filesystem::path& path, const std::string& bytes) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return false;
+    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    return std::fclose(f) == 0 && ok;
+  }
+
+  std::unique_ptr<RawClient> Connect(const std::string& client_id) {
+    auto c = std::make_unique<RawClient>();
+    EXPECT_TRUE(c->Connect(server_->port()).ok());
+    auto hello = c->Hello(client_id);
+    EXPECT_TRUE(hello.ok() && hello->has_hello_reply());
+    return c;
+  }
+
+  Result<audit::VerifiedLease> Verify(const std::string& token, const std::string& nonce,
+                                      const std::string& feature = "cad") {
+    return audit::VerifyLeaseToken(AsBytes(token), vendor_.spki(), nonce, feature,
+                                   RealClock().Now());
+  }
+
+  std::vector<v1::AuditBlock> StoredBlocks() {
+    auto blocks = store::ReadAuditBlocks((dir_.path() / "d" / "tesserad.db").string(), 0, 10'000);
+    EXPECT_TRUE(blocks.ok()) << blocks.status().ToString();
+    return blocks.ok() ? *blocks : std::vector<v1::AuditBlock>{};
+  }
+
+  static int CountKind(const std::vector<v1::AuditBlock>& blocks, v1::AuditEventKind kind) {
+    int n = 0;
+    for (const auto& b : blocks) {
+      for (const auto& leaf : b.events()) {
+        v1::AuditEvent e;
+        if (e.ParseFromString(leaf) && e.kind() == kind) ++n;
+      }
+    }
+    return n;
+  }
+
+  TempDir dir_{"signed-leases"};
+  std::unique_ptr<hsm::testing::Swtpm> tpm_;
+  std::unique_ptr<hsm::testing::SoftHsmToken> token_;
+  std::string uri_;
+  std::string appliance_id_;
+  Bytes appliance_spki_;
+  TestKey vendor_;
+  std::unique_ptr<TesseradProcess> server_;
+};
+
+TEST_P(SignedLeasesTest, GrantsAndRequestedRenewalsCarryTokensThatVerifyOffline) {
+  auto c = Connect("signed-client");
+  v1::CheckoutRequest req;
+  req.set_feature("cad");
+  req.set_version("2.0");
+  req.set_nonce("nonce-1");
+  auto reply = c->Checkout(req);
+  ASSERT_TRUE(reply.ok() && reply->checkout_reply().has_granted()) << reply->DebugString();
+  const v1::Lease& lease = reply->checkout_reply().granted();
+  ASSERT_FALSE(lease.token().empty());
+  auto verified = Verify(lease.token(), "nonce-1");
+  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+  EXPECT_EQ(verified->lease_id, lease.lease_id());
+  EXPECT_EQ(verified->appliance_id, appliance_id_);
+  EXPECT_EQ(verified->customer, "Example Corp");
+  EXPECT_EQ(ToUnixMillis(verified->expires_at), lease.expires_at_ms());
+  // The token is bound to this checkout: another nonce or feature does not verify.
+  EXPECT_EQ(audit::AuditErrorOf(Verify(lease.token(), "nonce-2").status()),
+            audit::AuditError::kNonceMismatch);
+  // Another vendor's root key does not accept it.
+  TestKey other_vendor;
+  EXPECT_EQ(audit::AuditErrorOf(audit::VerifyLeaseToken(AsBytes(lease.token()), other_vendor.spki(),
+                                                        "nonce-1", "cad", RealClock().Now())
+                                    .status()),
+            audit::AuditError::kCertificateSignature);
+
+  // A plain heartbeat carries no token; one that asks for it gets a fresh one.
+  auto plain = c->Heartbeat({lease.lease_id()});
+  ASSERT_TRUE(plain.ok() && plain->heartbeat_reply().results_size() == 1);
+  EXPECT_TRUE(plain->heartbeat_reply().results(0).renewed());
+  EXPECT_TRUE(plain->heartbeat_reply().results(0).token().empty());
+  v1::Frame hb;
+  hb.mutable_heartbeat()->add_lease_ids(lease.lease_id());
+  hb.mutable_heartbeat()->add_token_lease_ids(lease.lease_id());
+  auto asked = c->Call(hb);
+  ASSERT_TRUE(asked.ok() && asked->heartbeat_reply().results_size() == 1);
+  const v1::LeaseRenewal& renewal = asked->heartbeat_reply().results(0);
+  ASSERT_TRUE(renewal.renewed());
+  ASSERT_FALSE(renewal.token().empty());
+  auto renewed = Verify(renewal.token(), "nonce-1");
+  ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+  EXPECT_EQ(ToUnixMillis(renewed->expires_at), renewal.expires_at_ms());
+  EXPECT_GT(renewed->block_sequence, verified->block_sequence);
+
+  v1::Frame status;
+  status.mutable_status();
+  auto st = c->Call(status);
+  ASSERT_TRUE(st.ok() && st->has_status_reply());
+  EXPECT_TRUE(st->status_reply().signed_leases());
+  EXPECT_TRUE(st->status_reply().locked_reason().empty());
+}
+
+TEST_P(SignedLeasesTest, TheStoredChainVerifiesAndContinuesAcrossARestart) {
+  {
+    auto c = Connect("chain-client");
+    for (int i = 0; i < 2; ++i) {
+      auto r = c->Checkout("cad", "1.0");
+      ASSERT_TRUE(r.ok() && r->checkout_reply().has_granted());
+      auto in = c->Checkin(r->checkout_reply().granted().lease_id());
+      ASSERT_TRUE(in.ok() && in->checkin_reply().released());
+    }
+  }
+  auto stopped = server_->Stop();
+  ASSERT_TRUE(stopped.ok() && *stopped == 0) << server_->Log();
+  std::vector<v1::AuditBlock> first = StoredBlocks();
+  ASSERT_GE(first.size(), 2u);
+  audit::ChainVerdict v = audit::VerifyChain(first, appliance_spki_, {});
+  ASSERT_TRUE(v.ok()) << v.fault->status.ToString();
+  EXPECT_EQ(CountKind(first, v1::APPLIANCE_STARTED), 1);
+  EXPECT_EQ(CountKind(first, v1::LEASE_GRANTED), 2);
+  EXPECT_EQ(CountKind(first, v1::AUDIT_LEASE_RELEASED), 2);
+
+  ASSERT_TRUE(server_->Restart().ok()) << server_->Log();
+  {
+    auto c = Connect("chain-client-2");
+    auto r = c->Checkout("cad", "1.0");
+    ASSERT_TRUE(r.ok() && r->checkout_reply().has_granted());
+    EXPECT_TRUE(Verify(r->checkout_reply().granted().token(), "").ok());
+  }
+  ASSERT_TRUE(server_->Stop().ok());
+  std::vector<v1::AuditBlock> all = StoredBlocks();
+  ASSERT_GT(all.size(), first.size());
+  v = audit::VerifyChain(all, appliance_spki_, {});
+  ASSERT_TRUE(v.ok()) << v.fault->status.ToString();
+  EXPECT_EQ(v.blocks, all.size());
+  EXPECT_EQ(CountKind(all, v1::APPLIANCE_STARTED), 2);
+  // Another key does not verify the chain.
+  TestKey stranger;
+  EXPECT_FALSE(audit::VerifyChain(all, stranger.spki(), {}).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SignedLeasesTest,
+                         ::testing::Values(Backend::kSoft, Backend::kTpm, Backend::kPkcs11),
+                         BackendName);
+
+TEST(SignedLeasesConfigTest, ACertificateForAnotherKeyStopsTheStart) {
+  TempDir dir("signed-wrong-cert");
+  std::filesystem::create_directories(dir.path() / "d");
+  const std::string uri = "soft:" + (dir.path() / "identity.pem").string();
+  hsm::OpenOptions open;
+  open.allow_insecure = true;
+  auto store = hsm::OpenKeyStore(uri, open);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE(hsm::Provision(**store, {}).ok());
+  TestKey vendor;
+  TestKey someone_else;
+  v1::SignedEnvelope cert = audit::testing::Certify(vendor, someone_else, RealClock().Now(),
+                                                    RealClock().Now() + std::chrono::hours(24));
+  const auto cert_path = dir.path() / "other.cert";
+  {
+    FILE* f = std::fopen(cert_path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::string bytes = cert.SerializeAsString();
+    ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+    std::fclose(f);
+  }
+  TesseradOptions options;
+  options.extra_args = {"--key-uri", uri, "--insecure-dev-keys", "--certificate",
+                        cert_path.string()};
+  TesseradProcess server(dir.path() / "d", options);
+  Status started = server.Start();
+  EXPECT_FALSE(started.ok());
+  EXPECT_NE(
+      started.message().find("tesserad exited with " + std::to_string(server::kExitBadConfig)),
+      std::string::npos)
+      << started.ToString();
+  EXPECT_NE(server.Log().find("event=bad_certificate"), std::string::npos) << server.Log();
+  EXPECT_NE(server.Log().find("not for this key"), std::string::npos) << server.Log();
+}
+
+}  // namespace
+}  // namespace tessera::testing
