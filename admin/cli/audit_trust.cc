@@ -1,5 +1,12 @@
 #include "admin/cli/audit_trust.h"
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
+
 #include "hsm/crypto.h"
 #include "hsm/key_store.h"
 #include "protocol/audit/audit_error.h"
@@ -7,15 +14,34 @@
 namespace tessera::cli {
 namespace {
 
-// A DER P-256 SubjectPublicKeyInfo from a file.
+// The DER SubjectPublicKeyInfo inside a "-----BEGIN PUBLIC KEY-----" PEM block.
+Result<Bytes> PemToSpki(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (!bio) return Internal("BIO_new_mem_buf failed");
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (!key) return InvalidArgument("not a PEM public key");
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key.get(), &der);
+  if (len <= 0) return InvalidArgument("not a PEM public key");
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// A P-256 SubjectPublicKeyInfo from a file, DER or PEM (what `tessera key info` and
+// `tessera-vendor dev-init` print).
 Result<Bytes> ReadSpki(const std::string& path, const std::string& what) {
-  TESSERA_ASSIGN_OR_RETURN(std::string der, ReadInputFile(path));
-  if (der.rfind("-----BEGIN", 0) == 0) {
-    return InvalidArgument(path + ": " + what + " must be DER (SubjectPublicKeyInfo), not PEM");
+  TESSERA_ASSIGN_OR_RETURN(std::string data, ReadInputFile(path));
+  Bytes spki(data.begin(), data.end());
+  if (data.find("-----BEGIN PUBLIC KEY-----") != std::string::npos) {
+    Result<Bytes> decoded = PemToSpki(data);
+    if (!decoded.ok()) return decoded.status().Annotate(path + ": " + what);
+    spki = std::move(*decoded);
   }
-  Bytes spki(der.begin(), der.end());
   if (!hsm::Verifier::Create(spki).ok()) {
-    return InvalidArgument(path + ": " + what + " is not a P-256 public key (DER SPKI)");
+    return InvalidArgument(path + ": " + what + " is not a P-256 public key (DER or PEM SPKI)");
   }
   return spki;
 }

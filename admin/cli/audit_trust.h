@@ -16,9 +16,9 @@ namespace tessera::cli {
 
 // Exactly one of vendor_pub, appliance_pub, key_uri.
 struct TrustFlags {
-  std::string vendor_pub;     // DER vendor root SPKI
+  std::string vendor_pub;     // vendor root SPKI, DER or PEM
   std::string certificate;    // with vendor_pub: the certificate file (else the input's own)
-  std::string appliance_pub;  // DER SPKI of the appliance identity key
+  std::string appliance_pub;  // SPKI of the appliance identity key, DER or PEM
   std::string key_uri;        // the identity key's store (reads only the public key)
   bool insecure_dev_keys = false;
 

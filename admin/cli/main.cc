@@ -28,13 +28,13 @@ void AddInput(CLI::App& cmd, cli::AuditInput& input) {
 
 void AddTrust(CLI::App& cmd, cli::TrustFlags& trust) {
   cmd.add_option("--vendor-pub", trust.vendor_pub,
-                 "Trust: the vendor root public key (DER); the appliance certificate is "
+                 "Trust: the vendor root public key (DER or PEM); the appliance certificate is "
                  "verified with it");
   cmd.add_option("--certificate", trust.certificate,
                  "With --vendor-pub: the appliance certificate file (default: the one stored "
                  "in the database or export)");
   cmd.add_option("--appliance-pub", trust.appliance_pub,
-                 "Trust: the appliance identity public key (DER SubjectPublicKeyInfo)");
+                 "Trust: the appliance identity public key (DER or PEM)");
   cmd.add_option("--key-uri", trust.key_uri,
                  "Trust: read the identity public key from this key store (see docs/HSM.md)");
   cmd.add_flag("--insecure-dev-keys", trust.insecure_dev_keys,

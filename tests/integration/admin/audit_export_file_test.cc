@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "hsm/crypto.h"
 #include "protocol/audit/block.h"
 #include "tests/integration/admin/admin_test_util.h"
 #include "tests/support/temp_dir.h"
@@ -90,6 +91,18 @@ TEST_F(AuditExportFileTest, VerifiesWithEachTrustAnchor) {
       {"audit", "verify", "--export", file, "--key-uri", appliance_.uri(), "--insecure-dev-keys"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("OK: 3 block(s)"));
+
+  // PEM public keys, as `tessera key info` and `tessera-vendor dev-init` print them.
+  std::filesystem::path vendor_pem = dir_.File("vendor.pub.pem");
+  std::filesystem::path appliance_pem = dir_.File("appliance.pub.pem");
+  WriteBytes(vendor_pem, hsm::SpkiToPem(vendor_.spki()).value());
+  WriteBytes(appliance_pem, hsm::SpkiToPem(appliance_.spki()).value());
+  r = Cli({"audit", "verify", "--export", file, "--vendor-pub", vendor_pem.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK: 3 block(s), 12 event(s), sequence 0..2\n"));
+  r = Cli({"audit", "verify", "--export", file, "--appliance-pub", appliance_pem.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK: 3 block(s), 12 event(s), sequence 0..2\n"));
 
   // soft: is refused without the insecure option: bad usage, nothing verified.
   r = Cli({"audit", "verify", "--export", file, "--key-uri", appliance_.uri()});
