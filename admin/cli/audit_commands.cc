@@ -41,14 +41,20 @@ Result<std::unique_ptr<BlockSource>> OpenSource(const AuditInput& input, uint64_
 using PageFn = std::function<bool(const std::vector<v1::AuditBlock>&, VerifiedBlocks)>;
 
 // Reads `source` page by page through `walker` until the end, a fault, or `on_page` says
-// stop. A block the source cannot read (kDataLoss) is a fault; other read errors are
-// returned. After a gap the rest is scanned for the missing block (a reordering across
+// stop. A block the source cannot read (kDataLoss) is a fault at its position; other read
+// errors are returned. After a gap the rest is scanned for the missing block (a reordering across
 // pages).
 Status Walk(BlockSource& source, ChainWalker& walker, size_t page_size, const PageFn& on_page) {
   for (;;) {
     Result<std::vector<v1::AuditBlock>> page = source.Next(page_size);
     if (!page.ok()) {
       if (page.status().code() != StatusCode::kDataLoss) return page.status();
+      if (page_size > 1) {
+        // Block by block from here, so the blocks before the unreadable one verify and the
+        // fault names its position.
+        page_size = 1;
+        continue;
+      }
       walker.Fail(audit::AuditError::kMalformed, page.status().message());
       break;
     }
