@@ -15,7 +15,7 @@ PACKAGES=(
   # hardware key stores: software TPM, PKCS#11 token
   swtpm swtpm-tools tpm2-tools softhsm2 opensc
   # misc tools used by tests and the demo
-  procps iproute2 openssl
+  procps iproute2 openssl faketime
 )
 
 missing=()

@@ -45,23 +45,6 @@ Result<audit::ChainTip> StoredChainTip(store::BatchWriter& writer) {
   return tip;
 }
 
-Result<int64_t> LastSealedTime(store::BatchWriter& writer) {
-  int64_t ms = 0;
-  Status s = writer.RunOnWriter([&ms](store::Store& db) -> Status {
-    TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
-    if (!last) return Status::Ok();
-    v1::SignedEnvelope envelope;
-    v1::BlockHeader header;
-    if (!envelope.ParseFromString(last->header) || !header.ParseFromString(envelope.payload())) {
-      return DataLoss("database " + db.path() + ": the newest audit block does not parse");
-    }
-    ms = std::max(header.time_high_water_ms(), header.wall_time_ms());
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return ms;
-}
-
 Status SealQueuedEvents(store::BatchWriter& writer) {
   std::promise<Status> done;
   std::future<Status> result = done.get_future();
@@ -72,7 +55,7 @@ Status SealQueuedEvents(store::BatchWriter& writer) {
 Result<std::unique_ptr<AuditSealer>> StartAudit(const ServerConfig& config, hsm::KeyStore& key,
                                                 const std::string& appliance_id, uint64_t counter,
                                                 store::BatchWriter& writer, const Clock& clock,
-                                                const std::string& detail) {
+                                                const std::vector<StartEvent>& first) {
   TESSERA_ASSIGN_OR_RETURN(std::string certificate, LoadApplianceCertificate(config, appliance_id));
   TESSERA_ASSIGN_OR_RETURN(audit::ChainTip tip, StoredChainTip(writer));
   AuditSealer::Options options;
@@ -89,7 +72,7 @@ Result<std::unique_ptr<AuditSealer>> StartAudit(const ServerConfig& config, hsm:
     return Status::Ok();
   });
   if (!installed.ok()) return installed;
-  sealer->QueueApplianceEvent(v1::APPLIANCE_STARTED, detail);
+  for (const StartEvent& e : first) sealer->QueueApplianceEvent(e.kind, e.detail, e.actor);
   Status sealed = SealQueuedEvents(writer);
   if (!sealed.ok()) {
     (void)writer.RunOnWriter([](store::Store& db) {

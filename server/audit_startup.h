@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "hsm/key_store.h"
@@ -22,21 +23,24 @@ namespace tessera::server {
 Result<std::string> LoadApplianceCertificate(const ServerConfig& config,
                                              const std::string& appliance_id);
 
-// The time of the newest block in the store (Unix ms; 0 before the first block): the floor
-// below which trusted time never goes.
-Result<int64_t> LastSealedTime(store::BatchWriter& writer);
+// An appliance event to seal in the first block of a run.
+struct StartEvent {
+  tessera::v1::AuditEventKind kind = tessera::v1::APPLIANCE_STARTED;
+  std::string detail;
+  std::string actor;
+};
 
 // Creates the sealer for `key` and installs it on the writer's store: loads the
 // certificate, records the appliance, continues the chain after the newest stored block,
-// and seals the APPLIANCE_STARTED event (with `detail`) as a block, so a key store that
-// cannot sign stops the daemon before it listens. `counter` is the monotonic counter value
-// this run's blocks carry. `key` and `clock` must outlive the sealer; the writer must be
-// stopped before the sealer is destroyed.
+// and seals `first` (e.g. APPLIANCE_STARTED) as a block, so a key store that cannot sign
+// stops the daemon before it listens. `counter` is the monotonic counter value this run's
+// blocks carry. `key` and `clock` must outlive the sealer; the writer must be stopped
+// before the sealer is destroyed.
 // Errors: kInvalidArgument for the certificate; the store's; audit.sign_failed.
 Result<std::unique_ptr<AuditSealer>> StartAudit(const ServerConfig& config, hsm::KeyStore& key,
                                                 const std::string& appliance_id, uint64_t counter,
                                                 store::BatchWriter& writer, const Clock& clock,
-                                                const std::string& detail);
+                                                const std::vector<StartEvent>& first);
 
 // Commits an empty unit and waits: seals whatever appliance events are queued.
 Status SealQueuedEvents(store::BatchWriter& writer);

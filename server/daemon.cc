@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -30,6 +32,7 @@
 #include "server/log.h"
 #include "server/net/listener.h"
 #include "server/store_startup.h"
+#include "server/trust_startup.h"
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -231,24 +234,111 @@ struct ServeParts {
   asio::ssl::context* tls = nullptr;
   const IdentityKey* key = nullptr;
   const AuditSealer* sealer = nullptr;
+  const Clock* clock = nullptr;  // trusted time
   std::string lock_reason;
 };
 
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
           const ServeParts& parts);
 
-// With a key store: the audit chain continues in the store and every batch is sealed. The
-// monotonic counter value of this run stamps every block.
-Result<std::unique_ptr<AuditSealer>> StartSigning(const ServerConfig& config,
-                                                  const IdentityKey& key,
-                                                  store::BatchWriter& writer) {
-  uint64_t counter = 0;
-  if (key.store->capabilities().monotonic_counter) {
-    auto value = key.store->ReadCounter();
-    if (value.ok()) counter = *value;
+// The appliance's trust state for one run (docs/TRUST.md): the rollback guard over the
+// database's counter record, trusted time, and with a key store the audit sealer.
+struct Trust {
+  std::unique_ptr<StoreCounterRecord> record;
+  std::unique_ptr<trust::RollbackGuard> guard;
+  std::unique_ptr<trust::TrustedTime> clock;
+  std::unique_ptr<AuditSealer> sealer;
+  std::string lock_reason;
+
+  // Clock jumps go into the chain; those seen before the sealer exists wait here.
+  std::mutex mu;
+  AuditSealer* jump_sink = nullptr;      // guarded by mu
+  std::vector<std::string> early_jumps;  // guarded by mu
+
+  void OnJump(const trust::ClockJump& jump) {
+    Log(LogLevel::kError, "clock_jump",
+        {{"direction", std::string(trust::JumpDirectionName(jump.direction))},
+         {"detail", jump.Describe()},
+         {"alarm", "the system clock moved; expiry is judged on trusted time"}});
+    std::lock_guard lock(mu);
+    if (jump_sink != nullptr) {
+      jump_sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, jump.Describe());
+    } else {
+      early_jumps.push_back(jump.Describe());
+    }
   }
-  return StartAudit(config, *key.store, key.appliance_id, counter, writer, RealClock(),
-                    "tesserad " TESSERA_VERSION " started");
+  void AttachSealer() {
+    std::lock_guard lock(mu);
+    jump_sink = sealer.get();
+    for (const std::string& d : early_jumps) {
+      jump_sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, d);
+    }
+    early_jumps.clear();
+  }
+};
+
+// Judges the database against the key store's counter (advancing it), starts trusted time
+// from the newest block, and with a key store continues the audit chain with a first block
+// recording the start (and a rollback, when one is detected).
+Result<std::unique_ptr<Trust>> StartTrust(const ServerConfig& config, const IdentityKey& key,
+                                          store::BatchWriter& writer) {
+  auto t = std::make_unique<Trust>();
+  std::vector<StartEvent> first;
+  first.push_back({tessera::v1::APPLIANCE_STARTED, "tesserad " TESSERA_VERSION " started", ""});
+  uint64_t counter = 0;
+  trust::Floor floor;
+  if (key.store) {
+    t->record = std::make_unique<StoreCounterRecord>(writer);
+    t->guard = std::make_unique<trust::RollbackGuard>(*key.store, *t->record);
+    TESSERA_ASSIGN_OR_RETURN(trust::RollbackVerdict verdict, t->guard->CheckAndAdvance());
+    counter = verdict.advanced_to.value_or(verdict.device_value.value_or(0));
+    first[0].detail += "; counter " + Str(counter);
+    if (!verdict.serving_allowed()) {
+      t->lock_reason = verdict.explanation;
+      Log(LogLevel::kError, "rollback_detected",
+          {{"state", std::string(trust::RollbackStateName(verdict.state))},
+           {"detail", verdict.explanation},
+           {"recovery", "docs/TRUST.md: tesserad accept-rollback, with the vendor"}});
+      first.push_back({tessera::v1::ROLLBACK_DETECTED, verdict.explanation, ""});
+    } else if (verdict.state == trust::RollbackState::kNoCounter) {
+      Log(LogLevel::kWarn, "no_rollback_counter", {{"detail", verdict.explanation}});
+    }
+    TESSERA_ASSIGN_OR_RETURN(floor, StoredTimeFloor(writer));
+  }
+  Trust* raw = t.get();
+  trust::TrustedTimeObserver observer;
+  observer.on_jump = [raw](const trust::ClockJump& jump) { raw->OnJump(jump); };
+  observer.on_fallback = [](std::string_view reason) {
+    Log(LogLevel::kWarn, "trusted_time_fallback", {{"detail", std::string(reason)}});
+  };
+  t->clock = std::make_unique<trust::TrustedTime>(trust::RealSources(key.store.get()), floor,
+                                                  trust::TrustedTimeOptions{}, observer);
+  (void)t->clock->Now();  // a clock set back across the restart shows here
+  if (key.store) {
+    TESSERA_ASSIGN_OR_RETURN(t->sealer, StartAudit(config, *key.store, key.appliance_id, counter,
+                                                   writer, *t->clock, first));
+    t->AttachSealer();
+  }
+  return t;
+}
+
+// After an orderly stop: the stop goes into the chain and the counter advances, so a copy
+// of the database taken while this run lasted is detected at the next start.
+void FinishTrust(Trust& t, store::BatchWriter& writer) {
+  if (t.sealer && writer.writable()) {
+    t.sealer->QueueApplianceEvent(tessera::v1::APPLIANCE_STOPPED, "orderly stop");
+    Status sealed = SealQueuedEvents(writer);
+    if (!sealed.ok()) Log(LogLevel::kError, "audit_stop_failed", {{"error", sealed.ToString()}});
+  }
+  if (t.guard) {
+    auto advanced = t.guard->CheckAndAdvance();
+    if (advanced.ok()) {
+      Log(LogLevel::kInfo, "counter_advanced",
+          {{"counter", advanced->advanced_to ? Str(*advanced->advanced_to) : std::string("-")}});
+    } else {
+      Log(LogLevel::kError, "counter_advance_failed", {{"error", advanced.status().ToString()}});
+    }
+  }
 }
 
 }  // namespace
@@ -320,19 +410,18 @@ int RunDaemon(const ServerConfig& config) {
   }
   Log(LogLevel::kInfo, "store_opened",
       {{"database", config.database}, {"restored_leases", Str(restored)}});
-  std::unique_ptr<AuditSealer> sealer;
-  if (key->store) {
-    auto started = StartSigning(config, *key, **writer);
-    if (!started.ok()) {
-      bool bad_cert = started.status().code() == StatusCode::kInvalidArgument;
-      Log(LogLevel::kError, bad_cert ? "bad_certificate" : "audit_start_failed",
-          {{"error", started.status().ToString()}});
-      (*writer)->Stop();
-      return bad_cert ? kExitBadConfig : kExitKeyStoreFailure;
-    }
-    sealer = std::move(*started);
+  auto trust = StartTrust(config, *key, **writer);
+  if (!trust.ok()) {
+    bool bad_cert = trust.status().code() == StatusCode::kInvalidArgument;
+    Log(LogLevel::kError, bad_cert ? "bad_certificate" : "trust_start_failed",
+        {{"error", trust.status().ToString()}});
+    (*writer)->Stop();
+    return bad_cert ? kExitBadConfig : kExitKeyStoreFailure;
+  }
+  Trust& t = **trust;
+  if (t.sealer) {
     Log(LogLevel::kInfo, "audit_chain",
-        {{"next_block", Str(sealer->tip().next_sequence)},
+        {{"next_block", Str(t.sealer->tip().next_sequence)},
          {"certificate", config.certificate_file.empty() ? "-" : config.certificate_file}});
   } else {
     Log(LogLevel::kWarn, "unsigned_leases",
@@ -342,10 +431,57 @@ int RunDaemon(const ServerConfig& config) {
   parts.features = features;
   parts.tls = tls.get();
   parts.key = &*key;
-  parts.sealer = sealer.get();
+  parts.sealer = t.sealer.get();
+  parts.clock = t.clock.get();
+  parts.lock_reason = t.lock_reason;
   int code = Serve(config, std::move(*engine), **writer, parts);
-  (*writer)->Stop();  // before the sealer goes
+  if (code == kExitOk) FinishTrust(t, **writer);
+  (*writer)->Stop();  // before the sealer and the clock go
+  Log(LogLevel::kInfo, "store_closed", {{"database", config.database}});
   return code;
+}
+
+int AcceptRollback(const ServerConfig& config, const std::string& actor) {
+  auto key = OpenIdentityKey(config);
+  if (!key.ok() || !key->store) {
+    Log(LogLevel::kError, "key_store_failed",
+        {{"key_uri", config.key_uri},
+         {"error", key.ok() ? "no key store configured (--key-uri)" : key.status().ToString()}});
+    return kExitKeyStoreFailure;
+  }
+  auto db = store::Store::Open(config.database);
+  if (!db.ok()) {
+    Log(LogLevel::kError, "store_failed", {{"error", db.status().ToString()}});
+    return kExitStoreFailure;
+  }
+  trust::RollbackAcceptance accepted;
+  {
+    DirectCounterRecord record(**db);
+    trust::RollbackGuard guard(*key->store, record);
+    auto a = guard.AcceptRollback(actor);
+    if (!a.ok() && a.status().code() == StatusCode::kFailedPrecondition) {
+      // Nothing to accept: running the command twice is harmless.
+      Log(LogLevel::kInfo, "no_rollback", {{"detail", a.status().message()}});
+      return kExitOk;
+    }
+    if (!a.ok()) {
+      Log(LogLevel::kError, "accept_rollback_failed", {{"error", a.status().ToString()}});
+      return kExitKeyStoreFailure;
+    }
+    accepted = std::move(*a);
+  }
+  store::BatchWriter writer(std::move(*db));
+  auto sealer = StartAudit(config, *key->store, key->appliance_id, accepted.to, writer, RealClock(),
+                           {{tessera::v1::ROLLBACK_ACCEPTED, accepted.description, actor}});
+  writer.Stop();
+  if (!sealer.ok()) {
+    Log(LogLevel::kError, "accept_rollback_failed", {{"error", sealer.status().ToString()}});
+    return sealer.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig
+                                                                  : kExitKeyStoreFailure;
+  }
+  Log(LogLevel::kInfo, "rollback_accepted",
+      {{"detail", accepted.description}, {"counter", Str(accepted.to)}});
+  return kExitOk;
 }
 
 namespace {
@@ -357,7 +493,7 @@ int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter&
   asio::ssl::context* tls = parts.tls;
   const std::size_t features = parts.features;
   LicenseService service(io, std::move(engine), writer, Duration(config.store_resync_ms),
-                         RealClock());
+                         *parts.clock);
   service.SetAudit(parts.sealer);
   if (!parts.lock_reason.empty()) service.SetLocked(parts.lock_reason);
   ConnectionLimits limits;
@@ -416,9 +552,8 @@ int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter&
   for (std::uint32_t i = 1; i < config.io_threads; ++i) threads.emplace_back(run);
   run();
   for (auto& t : threads) t.join();
-  // Commits what is queued; callbacks after this point are never run (io stopped).
-  writer.Stop();
-  Log(LogLevel::kInfo, "store_closed", {{"database", config.database}});
+  // The caller stops the writer: it commits what is queued; callbacks after this point are
+  // never run (io stopped).
   if (!config.port_file.empty()) std::remove(config.port_file.c_str());
   return exit_code;
 }

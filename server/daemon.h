@@ -20,4 +20,10 @@ enum ExitCode : int {
 // REQUIRES: ValidateConfig(config) is OK.
 int RunDaemon(const ServerConfig& config);
 
+// `tesserad accept-rollback`: after a detected rollback (docs/TRUST.md), records the key
+// store's counter in config.database and seals a ROLLBACK_ACCEPTED event by `actor` into its
+// audit chain, so the next start serves again and the vendor sees who accepted what.
+// Returns an ExitCode. REQUIRES: tesserad is not running on that database.
+int AcceptRollback(const ServerConfig& config, const std::string& actor);
+
 }  // namespace tessera::server

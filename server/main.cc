@@ -98,6 +98,11 @@ int main(int argc, char** argv) {
   std::string backup_to;
   backup->add_option("--db", backup_db, "The live database")->required();
   backup->add_option("--to", backup_to, "Destination file (must not exist)")->required();
+  CLI::App* accept = app.add_subcommand(
+      "accept-rollback",
+      "After a detected rollback: accept the database as it is (docs/TRUST.md) and exit");
+  std::string actor;
+  accept->add_option("--actor", actor, "Who accepts (recorded in the audit chain)")->required();
   app.add_flag("--check", check_only,
                "Validate the config, entitlement, rules and TLS files, then exit");
   app.add_flag_callback(
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
     Log(LogLevel::kError, "bad_config", {{"error", valid.ToString()}});
     return kExitBadConfig;
   }
+  if (accept->parsed()) return AcceptRollback(config, actor);
   if (check_only) {
     auto e = LoadEntitlementFile(config.entitlement_file);
     auto r = LoadRulesFile(config.rules_file);

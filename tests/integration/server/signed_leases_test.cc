@@ -18,6 +18,7 @@
 #include "server/store/audit_blocks.h"
 #include "tests/integration/hsm/hsm_test_env.h"
 #include "tests/integration/server/server_test_util.h"
+#include "tests/integration/server/signed_appliance.h"
 #include "tests/unit/audit/test_key.h"
 
 namespace tessera::testing {
@@ -27,87 +28,26 @@ namespace v1 = tessera::v1;
 using audit::AsBytes;
 using audit::testing::TestKey;
 
-constexpr int64_t kDay = 86'400'000;
-
-enum class Backend { kSoft, kTpm, kPkcs11 };
-
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
-  switch (info.param) {
-    case Backend::kSoft:
-      return "Soft";
-    case Backend::kTpm:
-      return "Swtpm";
-    case Backend::kPkcs11:
-      return "SoftHsm2";
-  }
-  return "Unknown";
-}
-
 class SignedLeasesTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     std::filesystem::create_directories(dir_.path() / "d");
-    switch (GetParam()) {
-      case Backend::kSoft:
-        uri_ = "soft:" + (dir_.path() / "identity.pem").string();
-        break;
-      case Backend::kTpm:
-        tpm_ = std::make_unique<hsm::testing::Swtpm>((dir_.path() / "tpm").string());
-        tpm_->Start();
-        uri_ = "tpm:tcti=" + tpm_->tcti();
-        break;
-      case Backend::kPkcs11:
-        token_ = std::make_unique<hsm::testing::SoftHsmToken>((dir_.path() / "hsm").string(),
-                                                              "tessera-test", "1234");
-        uri_ = token_->uri();
-        break;
-    }
-    hsm::OpenOptions open;
-    open.allow_insecure = true;
-    auto store = hsm::OpenKeyStore(uri_, open);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    auto provisioned = hsm::Provision(**store, {});
-    ASSERT_TRUE(provisioned.ok()) << provisioned.status().ToString();
-    appliance_id_ = provisioned->appliance_id;
-    auto spki = (*store)->PublicKeyDer();
-    ASSERT_TRUE(spki.ok());
-    appliance_spki_ = *spki;
-    store->reset();  // tesserad opens the device itself
-
-    audit::CertificateRequest request;
-    request.identity_public_key = appliance_spki_;
-    request.customer = "Example Corp";
-    request.not_before = RealClock().Now() - std::chrono::hours(1);
-    request.not_after = RealClock().Now() + std::chrono::milliseconds(365 * kDay);
-    request.serial = 7;
-    auto cert = audit::IssueCertificate(request, vendor_.signer(), vendor_.spki());
-    ASSERT_TRUE(cert.ok()) << cert.status().ToString();
-    const auto cert_path = dir_.path() / "appliance.cert";
-    ASSERT_TRUE(WriteFile(cert_path, cert->SerializeAsString()));
+    Status ready = appliance_.Init();
+    ASSERT_TRUE(ready.ok()) << ready.ToString();
+    appliance_id_ = appliance_.appliance_id();
+    appliance_spki_ = appliance_.spki();
 
     TesseradOptions options;
     options.entitlement_json = kBasicEntitlement;
     options.keep_database = true;
-    options.extra_args = {"--key-uri", uri_, "--certificate", cert_path.string()};
-    if (GetParam() == Backend::kSoft) options.extra_args.push_back("--insecure-dev-keys");
+    options.extra_args = appliance_.TesseradArgs();
     server_ = std::make_unique<TesseradProcess>(dir_.path() / "d", options);
     Status started = server_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString() << server_->Log();
   }
 
-  static bool WriteFile(const std::filesystem::path& path, const std::string& bytes) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr) return false;
-    bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    return std::fclose(f) == 0 && ok;
-  }
-
   std::unique_ptr<RawClient> Connect(const std::string& client_id) {
-    auto c = std::make_unique<RawClient>();
-    EXPECT_TRUE(c->Connect(server_->port()).ok());
-    auto hello = c->Hello(client_id);
-    EXPECT_TRUE(hello.ok() && hello->has_hello_reply());
-    return c;
+    return HelloClient(server_->port(), client_id);
   }
 
   Result<audit::VerifiedLease> Verify(const std::string& token, const std::string& nonce,
@@ -117,29 +57,18 @@ class SignedLeasesTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::vector<v1::AuditBlock> StoredBlocks() {
-    auto blocks = store::ReadAuditBlocks((dir_.path() / "d" / "tesserad.db").string(), 0, 10'000);
-    EXPECT_TRUE(blocks.ok()) << blocks.status().ToString();
-    return blocks.ok() ? *blocks : std::vector<v1::AuditBlock>{};
+    return testing::StoredBlocks(dir_.path() / "d" / "tesserad.db");
   }
 
   static int CountKind(const std::vector<v1::AuditBlock>& blocks, v1::AuditEventKind kind) {
-    int n = 0;
-    for (const auto& b : blocks) {
-      for (const auto& leaf : b.events()) {
-        v1::AuditEvent e;
-        if (e.ParseFromString(leaf) && e.kind() == kind) ++n;
-      }
-    }
-    return n;
+    return static_cast<int>(EventsOfKind(blocks, kind).size());
   }
 
   TempDir dir_{"signed-leases"};
-  std::unique_ptr<hsm::testing::Swtpm> tpm_;
-  std::unique_ptr<hsm::testing::SoftHsmToken> token_;
-  std::string uri_;
+  SignedAppliance appliance_{dir_.path(), GetParam()};
+  TestKey& vendor_ = appliance_.vendor();
   std::string appliance_id_;
   Bytes appliance_spki_;
-  TestKey vendor_;
   std::unique_ptr<TesseradProcess> server_;
 };
 

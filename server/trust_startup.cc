@@ -1,0 +1,71 @@
+#include "server/trust_startup.h"
+
+#include <string>
+
+#include "tessera/v1/audit.pb.h"
+
+namespace tessera::server {
+
+namespace v1 = tessera::v1;
+
+namespace {
+
+constexpr const char* kCounterKey = "counter_seen";
+
+Result<std::optional<uint64_t>> LoadFrom(store::Store& db) {
+  TESSERA_ASSIGN_OR_RETURN(std::optional<int64_t> v, db.ReadMeta(kCounterKey));
+  if (!v) return std::optional<uint64_t>();
+  // SQLite integers are signed: the counter's 64 bits are stored as they are.
+  return std::optional<uint64_t>(static_cast<uint64_t>(*v));
+}
+
+Status SaveTo(store::Store& db, uint64_t value) {
+  return db.WriteMeta(kCounterKey, static_cast<int64_t>(value));
+}
+
+}  // namespace
+
+Result<std::optional<uint64_t>> StoreCounterRecord::Load() {
+  std::optional<uint64_t> out;
+  Status s = writer_.RunOnWriter([&out](store::Store& db) -> Status {
+    auto v = LoadFrom(db);
+    if (!v.ok()) return v.status();
+    out = *v;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status StoreCounterRecord::Save(uint64_t value) {
+  return writer_.RunOnWriter([value](store::Store& db) { return SaveTo(db, value); });
+}
+
+Result<std::optional<uint64_t>> DirectCounterRecord::Load() { return LoadFrom(db_); }
+
+Status DirectCounterRecord::Save(uint64_t value) { return SaveTo(db_, value); }
+
+Result<trust::Floor> StoredTimeFloor(store::BatchWriter& writer) {
+  trust::Floor floor;
+  Status s = writer.RunOnWriter([&floor](store::Store& db) -> Status {
+    TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
+    if (!last) return Status::Ok();
+    v1::SignedEnvelope envelope;
+    v1::BlockHeader header;
+    if (!envelope.ParseFromString(last->header) || !header.ParseFromString(envelope.payload())) {
+      return DataLoss("database " + db.path() + ": the newest audit block does not parse");
+    }
+    const int64_t ms =
+        header.has_time_high_water_ms() ? header.time_high_water_ms() : header.wall_time_ms();
+    floor.time = FromUnixMillis(ms);
+    if (header.has_tpm_clock()) {
+      const v1::TpmClock& c = header.tpm_clock();
+      floor.tpm = hsm::ClockTuple{c.clock_ms(), c.reset_count(), c.restart_count(), c.safe()};
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return floor;
+}
+
+}  // namespace tessera::server
