@@ -671,20 +671,28 @@ void Session::ResumeLease(const std::string& lease_id) {
   const uint64_t generation = generation_;
   ++resume_steps_;
   pending.done = [this, generation, lease_id, nonce = std::move(nonce),
-                  feature = request.feature](Result<Frame> answer) {
+                  first_nonce = held->nonce_sent, feature = request.feature](Result<Frame> answer) {
     resuming_ids_.erase(lease_id);
     if (answer.ok() && answer->has_checkout_reply() && table_.Contains(lease_id)) {
       const auto& reply = answer->checkout_reply();
       if (reply.has_granted() && !reply.granted().lease_id().empty()) {
         Lease lease = wire::FromProto(reply.granted());
-        if (Status verified = VerifyToken(&lease, nonce, feature); !verified.ok()) {
+        // A server that still holds the lease re-grants it as it was, with the nonce of the
+        // checkout that first granted it; one that lost it grants anew with this nonce.
+        std::string proven_nonce = nonce;
+        Status verified = VerifyToken(&lease, nonce, feature);
+        if (TokenErrorOf(verified) == TokenError::kNonceMismatch && !first_nonce.empty()) {
+          verified = VerifyToken(&lease, first_nonce, feature);
+          proven_nonce = first_nonce;
+        }
+        if (!verified.ok()) {
           if (lease.lease_id != lease_id) CheckinQuietly(lease.lease_id);
           LoseLeaseToToken(lease_id, verified);
           ResumeStepDone(generation);
           Kick();
           return;
         }
-        table_.Replace(lease_id, lease, MonotonicNow(), nonce);
+        table_.Replace(lease_id, lease, MonotonicNow(), proven_nonce);
         LeaseEvent event;
         event.kind = LeaseEvent::Kind::kResumed;
         event.lease_id = lease.lease_id;

@@ -5,14 +5,16 @@ and checks it back in.
     TESSERA_SERVERS=license1:7400 python3 checkout.py cad 2.1
 
 The library is found through TESSERA_CLIENT_LIB (a path) or the system loader
-(libtessera-client.so.0). Exit status: 0 granted and returned, 2 denied, 1 error.
+(libtessera-client.so.0). With TESSERA_VENDOR_PUB=vendor-root.spki the lease token is
+verified against that vendor root public key (a real application builds the key in).
+Exit status: 0 granted and returned, 2 denied, 3 lease token rejected, 1 error.
 """
 import ctypes
 import ctypes.util
 import os
 import sys
 
-OK, DENIED = 0, 1
+OK, DENIED, TOKEN_REJECTED = 0, 1, -8
 
 
 def load_library():
@@ -39,6 +41,12 @@ def load_library():
         "tessera_lease_feature": (c_char_p, [c_void_p]),
         "tessera_lease_count": (c_uint32, [c_void_p]),
         "tessera_lease_expires_at_ms": (c_int64, [c_void_p]),
+        "tessera_options_set_vendor_key_file": (c_int, [c_void_p, c_char_p]),
+        "tessera_last_token_error": (c_int, []),
+        "tessera_token_error_name": (c_char_p, [c_int]),
+        "tessera_lease_token_verified": (c_int, [c_void_p]),
+        "tessera_lease_appliance_id": (c_char_p, [c_void_p]),
+        "tessera_lease_block_sequence": (ctypes.c_uint64, [c_void_p]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -61,6 +69,11 @@ def main():
     options = lib.tessera_options_new()
     lib.tessera_options_add_servers(options, servers.encode())
     lib.tessera_options_set_identity(options, None, None, None, b"checkout.py", b"1.0")
+    vendor_pub = os.environ.get("TESSERA_VENDOR_PUB", "")
+    if vendor_pub and lib.tessera_options_set_vendor_key_file(options, vendor_pub.encode()) != OK:
+        print(f"vendor key: {error()}", file=sys.stderr)
+        lib.tessera_options_free(options)
+        return 1
     client = ctypes.c_void_p()
     rc = lib.tessera_client_new(options, ctypes.byref(client))
     lib.tessera_options_free(options)
@@ -76,6 +89,10 @@ def main():
             reason = lib.tessera_denial_reason_name(denial.value).decode()
             print(f"denied ({reason}): {error()}", file=sys.stderr)
             return 2
+        if rc == TOKEN_REJECTED:
+            tag = lib.tessera_token_error_name(lib.tessera_last_token_error()).decode()
+            print(f"lease token rejected ({tag}): {error()}", file=sys.stderr)
+            return 3
         if rc != OK:
             print(f"checkout failed ({lib.tessera_result_name(rc).decode()}): {error()}",
                   file=sys.stderr)
@@ -85,6 +102,9 @@ def main():
               f"feature={lib.tessera_lease_feature(lease).decode()} "
               f"count={lib.tessera_lease_count(lease)} "
               f"expires_at_ms={lib.tessera_lease_expires_at_ms(lease)}")
+        if lib.tessera_lease_token_verified(lease):
+            print(f"token verified appliance={lib.tessera_lease_appliance_id(lease).decode()} "
+                  f"block={lib.tessera_lease_block_sequence(lease)}")
         released = ctypes.c_int()
         rc = lib.tessera_checkin(client, lease_id, ctypes.byref(released))
         lib.tessera_lease_free(lease)

@@ -62,6 +62,12 @@ void FakeTokenServer::Forget(const std::string& lease_id) {
   leases_.erase(lease_id);
 }
 
+void FakeTokenServer::Lapse(const std::string& lease_id) {
+  std::lock_guard lock(mu_);
+  auto it = leases_.find(lease_id);
+  if (it != leases_.end()) it->second.lapsed = true;
+}
+
 std::vector<std::string> FakeTokenServer::checkins() const {
   std::lock_guard lock(mu_);
   return checkins_;
@@ -141,7 +147,13 @@ bool FakeTokenServer::Answer(const v1::Frame& in, v1::Frame* out) {
     const auto& req = in.checkout();
     std::string id = req.resume_lease_id();
     if (id.empty()) id = "L-" + std::to_string(next_lease_++);
-    leases_[id] = Held{req.feature(), req.nonce(), now};
+    auto known = leases_.find(id);
+    if (known != leases_.end() && !req.resume_lease_id().empty()) {
+      known->second.lapsed = false;  // re-granted as it was, first nonce and all
+    } else {
+      leases_[id] = Held{req.feature(), req.nonce(), now};
+    }
+    const std::string nonce = leases_[id].nonce;
     granted_.push_back(id);
     auto* lease = out->mutable_checkout_reply()->mutable_granted();
     lease->set_lease_id(id);
@@ -151,9 +163,9 @@ bool FakeTokenServer::Answer(const v1::Frame& in, v1::Frame* out) {
     lease->set_issued_at_ms(ToUnixMillis(now));
     lease->set_expires_at_ms(ToUnixMillis(now + ttl_));
     lease->set_heartbeat_interval_ms(static_cast<uint32_t>(heartbeat_interval_.count()));
-    lease->set_nonce(req.nonce());
+    lease->set_nonce(nonce);
     lease->set_token(
-        tokens_.Make(grant_mode_, TokenFacts{id, req.feature(), req.nonce(), now, now + ttl_}));
+        tokens_.Make(grant_mode_, TokenFacts{id, req.feature(), nonce, now, now + ttl_}));
   } else if (in.has_heartbeat()) {
     const auto& req = in.heartbeat();
     HeartbeatSeen seen;
@@ -164,8 +176,8 @@ bool FakeTokenServer::Answer(const v1::Frame& in, v1::Frame* out) {
       auto* result = out->mutable_heartbeat_reply()->add_results();
       result->set_lease_id(id);
       auto it = leases_.find(id);
-      if (it == leases_.end()) {
-        result->set_lost(v1::LEASE_UNKNOWN);
+      if (it == leases_.end() || it->second.lapsed) {
+        result->set_lost(it == leases_.end() ? v1::LEASE_UNKNOWN : v1::LEASE_EXPIRED);
         continue;
       }
       result->set_renewed(true);

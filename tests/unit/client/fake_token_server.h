@@ -44,6 +44,9 @@ class FakeTokenServer {
   // Forgets a lease, as a restarted server would: its next renewal answers LEASE_UNKNOWN and
   // the client resumes it with a checkout (whose token is made in the grant mode).
   void Forget(const std::string& lease_id);
+  // Lets a lease lapse but keeps it, as an engine keeps a lingering seat: its next renewal
+  // answers LEASE_EXPIRED and the resume re-grants it as it was (the first checkout's nonce).
+  void Lapse(const std::string& lease_id);
 
   std::vector<std::string> checkins() const;      // lease ids, in arrival order
   std::vector<HeartbeatSeen> heartbeats() const;  // in arrival order
@@ -55,6 +58,7 @@ class FakeTokenServer {
     std::string feature;
     std::string nonce;
     TimePoint issued_at;
+    bool lapsed = false;
   };
 
   void AcceptLoop();

@@ -263,6 +263,30 @@ TEST_F(ShortLeaseTokenTest, AResumeIsVerifiedLikeAGrant) {
   EXPECT_TRUE(client->Leases().empty());
 }
 
+TEST_F(ShortLeaseTokenTest, AResumeOfALeaseTheServerStillHoldsMayProveTheFirstNonce) {
+  auto client = Connect(Options());
+  ASSERT_NE(client, nullptr);
+  auto first = client->Checkout(Cad());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const std::string id = first->lease().lease_id;
+  server_.Lapse(id);  // re-granted as it was: the token states the first checkout's nonce
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& e : Events()) {
+      if (e.kind == LeaseEvent::Kind::kResumed) return true;
+    }
+    return false;
+  }));
+  for (const auto& e : Events()) EXPECT_NE(e.kind, LeaseEvent::Kind::kLost) << e.detail;
+  // Its renewal tokens, with that same nonce, keep verifying.
+  const uint64_t resumed_block = client->Leases().at(0).block_sequence;
+  ASSERT_TRUE(Eventually([&] {
+    const auto held = client->Leases();
+    return held.size() == 1 && held[0].block_sequence > resumed_block;
+  }));
+  EXPECT_EQ(client->Leases().at(0).nonce, first->lease().nonce);
+  for (const auto& e : Events()) EXPECT_NE(e.kind, LeaseEvent::Kind::kLost) << e.detail;
+}
+
 // ---------------------------------------------------------------------------------------
 // Offline verification (borrowed leases) and key files
 
