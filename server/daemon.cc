@@ -32,6 +32,7 @@
 #include "server/log.h"
 #include "server/net/listener.h"
 #include "server/store_startup.h"
+#include "server/time/db_counter_record.h"
 #include "server/trust_startup.h"
 
 #ifndef TESSERA_VERSION
@@ -456,7 +457,7 @@ int AcceptRollback(const ServerConfig& config, const std::string& actor) {
   }
   trust::RollbackAcceptance accepted;
   {
-    DirectCounterRecord record(**db);
+    trust::DbCounterRecord record(**db);
     trust::RollbackGuard guard(*key->store, record);
     auto a = guard.AcceptRollback(actor);
     if (!a.ok() && a.status().code() == StatusCode::kFailedPrecondition) {

@@ -2,33 +2,17 @@
 
 #include <string>
 
+#include "server/time/db_counter_record.h"
 #include "tessera/v1/audit.pb.h"
 
 namespace tessera::server {
 
 namespace v1 = tessera::v1;
 
-namespace {
-
-constexpr const char* kCounterKey = "counter_seen";
-
-Result<std::optional<uint64_t>> LoadFrom(store::Store& db) {
-  TESSERA_ASSIGN_OR_RETURN(std::optional<int64_t> v, db.ReadMeta(kCounterKey));
-  if (!v) return std::optional<uint64_t>();
-  // SQLite integers are signed: the counter's 64 bits are stored as they are.
-  return std::optional<uint64_t>(static_cast<uint64_t>(*v));
-}
-
-Status SaveTo(store::Store& db, uint64_t value) {
-  return db.WriteMeta(kCounterKey, static_cast<int64_t>(value));
-}
-
-}  // namespace
-
 Result<std::optional<uint64_t>> StoreCounterRecord::Load() {
   std::optional<uint64_t> out;
   Status s = writer_.RunOnWriter([&out](store::Store& db) -> Status {
-    auto v = LoadFrom(db);
+    auto v = trust::LoadCounterSeen(db);
     if (!v.ok()) return v.status();
     out = *v;
     return Status::Ok();
@@ -38,12 +22,9 @@ Result<std::optional<uint64_t>> StoreCounterRecord::Load() {
 }
 
 Status StoreCounterRecord::Save(uint64_t value) {
-  return writer_.RunOnWriter([value](store::Store& db) { return SaveTo(db, value); });
+  return writer_.RunOnWriter(
+      [value](store::Store& db) { return trust::SaveCounterSeen(db, value); });
 }
-
-Result<std::optional<uint64_t>> DirectCounterRecord::Load() { return LoadFrom(db_); }
-
-Status DirectCounterRecord::Save(uint64_t value) { return SaveTo(db_, value); }
 
 Result<trust::Floor> StoredTimeFloor(store::BatchWriter& writer) {
   trust::Floor floor;

@@ -1,6 +1,6 @@
 // Trusted time and rollback detection in tesserad (docs/TRUST.md "Wiring into tesserad"):
-// the database's counter record over the store, and the trusted-time floor from the newest
-// audit block.
+// the database's counter record through the batch writer, and the trusted-time floor from
+// the newest audit block.
 // Thread safety: StoreCounterRecord may be used from any thread (it runs on the writer).
 #pragma once
 
@@ -20,17 +20,6 @@ class StoreCounterRecord : public trust::CounterRecord {
 
  private:
   store::BatchWriter& writer_;
-};
-
-// The same record over a Store used directly (tesserad subcommands, before any writer).
-class DirectCounterRecord : public trust::CounterRecord {
- public:
-  explicit DirectCounterRecord(store::Store& db) : db_(db) {}
-  Result<std::optional<uint64_t>> Load() override;
-  Status Save(uint64_t value) override;
-
- private:
-  store::Store& db_;
 };
 
 // The floor below which trusted time never goes: the newest block's trusted time and TPM

@@ -62,10 +62,16 @@ struct AuditExportOptions {
   std::optional<uint64_t> limit;  // blocks at most
   std::string certificate;        // certificate file; else the one stored in the database
   size_t page_size = kDefaultPageSize;
+  // The appliance's key store: the export advances its monotonic counter and records the
+  // value in the database first (docs/TRUST.md). Empty: no advance (a warning).
+  std::string key_uri;
+  bool insecure_dev_keys = false;  // allow a soft: key_uri
 };
 
 // Writes blocks from `from` on as an AuditExport (previous_hash of block from - 1, the
-// certificate when known), atomically: the file appears complete or not at all.
+// certificate when known), atomically: the file appears complete or not at all. With a
+// key_uri the counter advances first; a database the counter shows to be an older copy is
+// refused (exit 1) and nothing is written.
 int RunAuditExport(const AuditExportOptions& options, std::ostream& out, std::ostream& err);
 
 }  // namespace tessera::cli

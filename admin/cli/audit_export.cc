@@ -18,7 +18,11 @@
 #include "admin/cli/audit_commands.h"
 #include "admin/cli/audit_source.h"
 #include "base/encoding.h"
+#include "hsm/key_store.h"
 #include "protocol/audit/block.h"
+#include "server/store/store.h"
+#include "server/time/db_counter_record.h"
+#include "server/time/rollback.h"
 
 namespace tessera::cli {
 namespace {
@@ -116,7 +120,32 @@ struct ExportSummary {
   bool certificate = false;
   audit::Digest previous{};
   uint64_t bytes = 0;
+  std::optional<uint64_t> counter;  // advanced to
+  bool rolled_back = false;         // the counter shows an older copy: nothing written
 };
+
+// Advances the key store's monotonic counter, recording the value in the database first
+// (RollbackGuard), so a copy of the database taken before this export is detected later.
+// nullopt when the key store has no counter (a warning on `err`).
+Result<std::optional<uint64_t>> AdvanceCounter(const AuditExportOptions& o, ExportSummary& summary,
+                                               std::ostream& err) {
+  hsm::OpenOptions open;
+  open.allow_insecure = o.insecure_dev_keys;
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore> key, hsm::OpenKeyStore(o.key_uri, open));
+  TESSERA_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> db, store::Store::Open(o.db_path));
+  trust::DbCounterRecord record(*db);
+  trust::RollbackGuard guard(*key, record);
+  TESSERA_ASSIGN_OR_RETURN(trust::RollbackVerdict verdict, guard.CheckAndAdvance());
+  if (!verdict.serving_allowed()) {
+    summary.rolled_back = true;
+    return FailedPrecondition(verdict.explanation);
+  }
+  if (!verdict.advanced_to) {
+    err << "tessera: audit export: warning: the counter did not advance: " << verdict.explanation
+        << "\n";
+  }
+  return verdict.advanced_to;
+}
 
 Status WriteBlocks(const AuditExportOptions& o, BlockSource& source, AtomicFile& file,
                    ExportSummary& summary) {
@@ -152,6 +181,12 @@ Status Export(const AuditExportOptions& o, ExportSummary& summary, std::ostream&
   if (o.page_size == 0 || o.page_size > 100'000) {
     return InvalidArgument("--page-size must be 1..100000");
   }
+  if (!o.key_uri.empty()) {
+    TESSERA_ASSIGN_OR_RETURN(summary.counter, AdvanceCounter(o, summary, err));
+  } else {
+    err << "tessera: audit export: warning: the monotonic counter is not advanced (no "
+           "--key-uri); a copy of the database taken before this export is not detected by it\n";
+  }
   TESSERA_ASSIGN_OR_RETURN(auto source, OpenDbSource(o.db_path, o.from, true));
   TESSERA_ASSIGN_OR_RETURN(std::optional<v1::SignedEnvelope> certificate,
                            ExportCertificate(o, *source));
@@ -160,6 +195,7 @@ Status Export(const AuditExportOptions& o, ExportSummary& summary, std::ostream&
   v1::AuditExport header;
   header.set_format_version(1);
   header.set_previous_hash(std::string(summary.previous.begin(), summary.previous.end()));
+  if (summary.counter) header.set_counter_advanced_to(*summary.counter);
   if (certificate) {
     *header.mutable_certificate() = std::move(*certificate);
     summary.certificate = true;
@@ -185,6 +221,11 @@ std::string Sequence(const std::optional<uint64_t>& s) {
 int RunAuditExport(const AuditExportOptions& o, std::ostream& out, std::ostream& err) {
   ExportSummary summary;
   Status s = Export(o, summary, err);
+  if (summary.rolled_back) {
+    out << "ROLLBACK: " << s.message()
+        << "\nnothing exported; see docs/TRUST.md (tesserad accept-rollback, with the vendor)\n";
+    return kExitVerifyFailed;
+  }
   if (!s.ok()) {
     err << "tessera: audit export: error: " << s.ToString() << "\n";
     return kExitUsage;
@@ -194,7 +235,8 @@ int RunAuditExport(const AuditExportOptions& o, std::ostream& out, std::ostream&
     out << ", sequence " << Sequence(summary.first) << ".." << Sequence(summary.last);
   }
   out << "\nprevious hash: " << HexEncode(summary.previous.data(), summary.previous.size())
-      << "\ncertificate: " << (summary.certificate ? "included" : "none")
+      << "\ncertificate: " << (summary.certificate ? "included" : "none") << "\ncounter: "
+      << (summary.counter ? "advanced to " + std::to_string(*summary.counter) : "not advanced")
       << "\nwritten: " << o.out_path << " (" << summary.bytes << " bytes; not verified: run "
       << "`tessera audit verify --export`)\n";
   return kExitOk;

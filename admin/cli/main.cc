@@ -104,6 +104,11 @@ void AddAudit(CLI::App& app, AuditCommands& a) {
       ->check(NonNegative());
   a.exporter->add_option("--certificate", a.export_options.certificate,
                          "Appliance certificate file (default: the one in the database)");
+  a.exporter->add_option("--key-uri", a.export_options.key_uri,
+                         "The appliance's key store: advance its monotonic counter (recorded in "
+                         "the database) so older copies of the database are detected");
+  a.exporter->add_flag("--insecure-dev-keys", a.export_options.insecure_dev_keys,
+                       "Allow a soft: key store (development only)");
   AddPageSize(*a.exporter, a.export_options.page_size);
 }
 

@@ -494,5 +494,66 @@ TEST_F(AuditDbTest, ExportsAreAcceptedByTheVendor) {
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
 }
 
+// The monotonic counter advances at every export made with the key store, and the database
+// records it: a copy of the database from before the export is detected afterwards.
+TEST_F(AuditDbTest, AnExportAdvancesTheCounterSoACopyFromBeforeItIsDetected) {
+  const std::filesystem::path backup = Copy("before-export.db");
+  const std::string out = dir_.File("counted.bin").string();
+  ToolResult r = Cli({"audit", "export", "--db", db_.string(), "--out", out, "--key-uri", key_uri_,
+                      "--insecure-dev-keys"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("counter: advanced to "));
+  v1::AuditExport exported;
+  ASSERT_TRUE(exported.ParseFromString(ReadBytes(out)));
+  const uint64_t first = exported.counter_advanced_to();
+  EXPECT_GT(first, 0u);
+  r = Cli({"audit", "export", "--db", db_.string(), "--out", out, "--key-uri", key_uri_,
+           "--insecure-dev-keys"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(exported.ParseFromString(ReadBytes(out)));
+  EXPECT_EQ(exported.counter_advanced_to(), first + 1);
+  // Without the key store the export still works, says the counter did not move, and the
+  // file says so too.
+  r = Cli({"audit", "export", "--db", db_.string(), "--out", out});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not advanced"));
+  ASSERT_TRUE(exported.ParseFromString(ReadBytes(out)));
+  EXPECT_EQ(exported.counter_advanced_to(), 0u);
+
+  // The copy from before the exports comes back: tesserad refuses seats ...
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(db_.string() + suffix);
+  std::filesystem::copy_file(backup, db_, std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(server_->Restart().ok()) << server_->Log();
+  EXPECT_TRUE(server_->WaitForLog("event=rollback_detected", std::chrono::seconds(5)));
+  auto c = Client("c-after", "alice", "ws1");
+  auto denied = c->Checkout("cad", "1.0");
+  ASSERT_TRUE(denied.ok() && denied->checkout_reply().has_denied());
+  EXPECT_EQ(denied->checkout_reply().denied().reason(), v1::UNAVAILABLE);
+  c.reset();
+  auto stopped = server_->Stop();
+  ASSERT_TRUE(stopped.ok() && *stopped == 0) << server_->Log();
+  // ... and an export of it is refused, with nothing written.
+  const std::filesystem::path refused = dir_.File("refused.bin");
+  r = Cli({"audit", "export", "--db", db_.string(), "--out", refused.string(), "--key-uri",
+           key_uri_, "--insecure-dev-keys"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ROLLBACK: "));
+  EXPECT_FALSE(std::filesystem::exists(refused));
+}
+
+TEST_F(AuditDbTest, AnExportWhileTesseradRunsIsNotMistakenForARollback) {
+  ASSERT_TRUE(server_->Restart().ok()) << server_->Log();
+  const std::string out = dir_.File("live.bin").string();
+  ToolResult r = Cli({"audit", "export", "--db", db_.string(), "--out", out, "--key-uri", key_uri_,
+                      "--insecure-dev-keys"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto stopped = server_->Stop();
+  ASSERT_TRUE(stopped.ok() && *stopped == 0) << server_->Log();
+  ASSERT_TRUE(server_->Restart().ok()) << server_->Log();
+  auto c = Client("c-live", "alice", "ws1");
+  EXPECT_FALSE(Grant(*c).empty());
+  EXPECT_THAT(server_->Log(), Not(HasSubstr("event=rollback_detected")));
+}
+
 }  // namespace
 }  // namespace tessera::admin::testing
