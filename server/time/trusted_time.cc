@@ -159,8 +159,15 @@ TimePoint TrustedTime::Now() const {
 }
 
 Duration TrustedTime::SourceNowLocked(Duration process_now) const {
-  if (source_ == TimeSource::kTpmClock) return Duration(static_cast<int64_t>(tpm_last_.clock_ms));
-  return process_now;
+  if (source_ != TimeSource::kTpmClock) return process_now;
+  // Between samples the TPM clock is carried forward on the process clock from the moment
+  // of the last good sample. Holding it still instead would let each reading anchor on the
+  // wall clock and then count the sample-to-sample TPM interval again on top of it, running
+  // up to one sample interval ahead. The next sample replaces the estimate; a TPM slower
+  // than the estimate only holds trusted time still for a moment (the source never goes
+  // back: anchor_source_ is a high-water mark).
+  const Duration since_sample = std::max(Duration(0), process_now - tpm_good_at_);
+  return Duration(static_cast<int64_t>(tpm_last_.clock_ms)) + since_sample;
 }
 
 void TrustedTime::SampleTpmIfDue(Duration process_now) const {

@@ -246,6 +246,23 @@ TEST(TrustedTimeTest, TpmIsReadAtMostOncePerSampleInterval) {
   EXPECT_EQ(c.tpm_reads.load(), 2);
 }
 
+TEST(TrustedTimeTest, SampledTpmClockDoesNotRunAheadOfACorrectWallClock) {
+  // Default options: the TPM is read once a second while readers ask every 10 ms, and all
+  // three clocks run at the same rate. Trusted time must stay on the wall clock; counting
+  // each sample-to-sample TPM interval on top of the wall clock would run ahead by up to a
+  // second.
+  FakeClocks c;
+  Recorder r;
+  TrustedTime t(c.Sources(true), AtFloor(kT0 - hours(1)), {}, r.Observer());
+  ASSERT_EQ(t.source(), TimeSource::kTpmClock);
+  for (int i = 0; i < 1000; ++i) {
+    c.Elapse(milliseconds(10));
+    ASSERT_EQ(t.Now(), c.wall()) << "after " << (i + 1) * 10 << " ms";
+  }
+  EXPECT_GE(c.tpm_reads.load(), 10);
+  EXPECT_TRUE(r.jumps.empty());
+}
+
 TEST(TrustedTimeTest, TpmResetFallsBackToTheProcessClockAndSaysSo) {
   FakeClocks c;
   Recorder r;
