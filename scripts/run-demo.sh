@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the Tessera appliance with the demo entitlement and shows a client using it:
-# installs the Debian packages, builds tesserad, tessera-client and tessera (preset dev),
-# starts a software TPM (swtpm) and provisions the appliance identity key in it, starts
-# tesserad on 127.0.0.1, checks a seat out, prints the status, checks the seat in, and stops
-# tesserad with SIGTERM (a clean drain, exit 0).
+# installs the Debian packages, builds tesserad, tessera-client, tessera and tessera-vendor
+# (preset dev), starts a software TPM (swtpm) and provisions the appliance identity key in
+# it, certifies that key with a development vendor root key, starts tesserad on 127.0.0.1,
+# checks a seat out (its lease token verified against the vendor key), prints the status,
+# checks the seat in, stops tesserad with SIGTERM (a clean drain, exit 0), and verifies and
+# shows the TPM-signed audit chain of the run.
 # Usage: scripts/run-demo.sh   (as root on Debian 12, or with sudo available)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +15,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing dependencies"
 scripts/install-deps.sh
 
-step "building tesserad, tessera-client and tessera (preset dev)"
+step "building tesserad, tessera-client, tessera and tessera-vendor (preset dev)"
 cmake --preset dev >/dev/null
-cmake --build --preset dev --target tesserad tessera-client tessera -j "$(nproc)"
+cmake --build --preset dev --target tesserad tessera-client tessera tessera-vendor -j "$(nproc)"
 TESSERAD=build/dev/server/tesserad
 CLIENT=build/dev/client/tessera-client
 ADMIN=build/dev/admin/cli/tessera
+VENDOR=build/dev/vendor/tessera-vendor
 
 work="$(mktemp -d -t tessera-demo-XXXXXX)"
 server_pid=""
@@ -47,10 +50,17 @@ echo "provisioning again keeps the same key:"
 "$ADMIN" provision --key-uri "$key_uri"
 "$ADMIN" key info --key-uri "$key_uri"
 
+step "certifying the appliance key with a development vendor root key (stands in for the vendor's)"
+"$VENDOR" dev-init --dir "$work/vendor"
+"$VENDOR" certify --vendor-key "soft:$work/vendor/vendor-root.pem" --insecure-dev-keys \
+  --appliance-key-uri "$key_uri" --customer "Demo Customer" --days 30 --out "$work/appliance.cert"
+vendor_pub="$work/vendor/vendor-root.spki"
+
 step "starting tesserad with examples/demo-entitlement.json and examples/demo-rules.json"
 "$TESSERAD" --listen 127.0.0.1:0 --port-file "$work/port" \
   --entitlement examples/demo-entitlement.json --rules examples/demo-rules.json \
-  --key-uri "$key_uri" --db "$work/tesserad.db" --server-id demo --drain-grace-ms 2000 2>"$work/tesserad.log" &
+  --key-uri "$key_uri" --certificate "$work/appliance.cert" \
+  --db "$work/tesserad.db" --server-id demo --drain-grace-ms 2000 2>"$work/tesserad.log" &
 server_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$work/port" ] && break
@@ -66,7 +76,10 @@ port="$(cat "$work/port")"
 server="127.0.0.1:$port"
 echo "tesserad (pid $server_pid) listening on $server"
 
-client() { "$CLIENT" --server "$server" --user alice --client-id "demo-$1" "${@:2}"; }
+# The client verifies every lease token against the vendor root public key.
+client() {
+  "$CLIENT" --server "$server" --vendor-pub "$vendor_pub" --user alice --client-id "demo-$1" "${@:2}"
+}
 
 step "status before"
 client status status
@@ -98,5 +111,11 @@ echo "tesserad exited with code $code"
 step "tesserad log (structured, one event per line)"
 cat "$work/tesserad.log"
 [ "$code" -eq 0 ] || { echo "run-demo: tesserad did not exit cleanly" >&2; exit 1; }
+
+step "verifying the audit chain offline (every block signed in the TPM, chained, certified)"
+"$ADMIN" audit verify --db "$work/tesserad.db" --vendor-pub "$vendor_pub"
+
+step "the audit events of this run"
+"$ADMIN" audit show --db "$work/tesserad.db"
 echo
 echo "demo done"
