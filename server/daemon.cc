@@ -27,6 +27,7 @@
 #include "hsm/crypto.h"
 #include "hsm/key_store.h"
 #include "server/audit_startup.h"
+#include "server/database_lock.h"
 #include "server/license_files.h"
 #include "server/license_service.h"
 #include "server/log.h"
@@ -242,6 +243,21 @@ struct ServeParts {
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
           const ServeParts& parts);
 
+// The database's lock for this process (server/database_lock.h). Null, after logging, when
+// another process holds it; a lock file that cannot be created is only a warning (the store
+// then reports what is wrong with the location).
+std::unique_ptr<DatabaseLock> LockDatabase(const std::string& database) {
+  auto lock = DatabaseLock::Acquire(database);
+  if (lock.ok()) return std::make_unique<DatabaseLock>(std::move(*lock));
+  if (lock.status().code() == StatusCode::kFailedPrecondition) {
+    Log(LogLevel::kError, "store_failed",
+        {{"database", database}, {"error", lock.status().ToString()}});
+    return nullptr;
+  }
+  Log(LogLevel::kWarn, "database_lock_unavailable", {{"error", lock.status().ToString()}});
+  return std::make_unique<DatabaseLock>(DatabaseLock::Unlocked());
+}
+
 // The appliance's trust state for one run (docs/TRUST.md): the rollback guard over the
 // database's counter record, trusted time, and with a key store the audit sealer.
 struct Trust {
@@ -256,25 +272,29 @@ struct Trust {
   AuditSealer* jump_sink = nullptr;      // guarded by mu
   std::vector<std::string> early_jumps;  // guarded by mu
 
+  // Queues outside `mu`: QueueApplianceEvent reads the clock, which may report a jump and
+  // come back here.
   void OnJump(const trust::ClockJump& jump) {
     Log(LogLevel::kError, "clock_jump",
         {{"direction", std::string(trust::JumpDirectionName(jump.direction))},
          {"detail", jump.Describe()},
          {"alarm", "the system clock moved; expiry is judged on trusted time"}});
-    std::lock_guard lock(mu);
-    if (jump_sink != nullptr) {
-      jump_sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, jump.Describe());
-    } else {
-      early_jumps.push_back(jump.Describe());
+    AuditSealer* sink = nullptr;
+    {
+      std::lock_guard lock(mu);
+      sink = jump_sink;
+      if (sink == nullptr) early_jumps.push_back(jump.Describe());
     }
+    if (sink != nullptr) sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, jump.Describe());
   }
   void AttachSealer() {
-    std::lock_guard lock(mu);
-    jump_sink = sealer.get();
-    for (const std::string& d : early_jumps) {
-      jump_sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, d);
+    std::vector<std::string> early;
+    {
+      std::lock_guard lock(mu);
+      jump_sink = sealer.get();
+      early.swap(early_jumps);
     }
-    early_jumps.clear();
+    for (const std::string& d : early) sealer->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, d);
   }
 };
 
@@ -326,6 +346,10 @@ Result<std::unique_ptr<Trust>> StartTrust(const ServerConfig& config, const Iden
 // After an orderly stop: the stop goes into the chain and the counter advances, so a copy
 // of the database taken while this run lasted is detected at the next start.
 void FinishTrust(Trust& t, store::BatchWriter& writer) {
+  if (t.sealer && !writer.writable()) {
+    Log(LogLevel::kError, "audit_stop_failed",
+        {{"error", "the database cannot be written: APPLIANCE_STOPPED is not sealed"}});
+  }
   if (t.sealer && writer.writable()) {
     t.sealer->QueueApplianceEvent(tessera::v1::APPLIANCE_STOPPED, "orderly stop");
     Status sealed = SealQueuedEvents(writer);
@@ -398,6 +422,8 @@ int RunDaemon(const ServerConfig& config) {
     Log(LogLevel::kError, "bad_entitlement", {{"error", engine.status().ToString()}});
     return kExitBadConfig;
   }
+  auto db_lock = LockDatabase(config.database);
+  if (!db_lock) return kExitStoreFailure;
   std::size_t restored = 0;
   auto writer =
       OpenStoreAndRestore(config, *engine, options.first_lease_id, std::move(*entitlement_bytes),
@@ -443,6 +469,12 @@ int RunDaemon(const ServerConfig& config) {
 }
 
 int AcceptRollback(const ServerConfig& config, const std::string& actor) {
+  if (Status valid = trust::ValidateActor(actor); !valid.ok()) {
+    Log(LogLevel::kError, "bad_usage", {{"error", "--actor: " + valid.message()}});
+    return kExitUsage;
+  }
+  auto db_lock = LockDatabase(config.database);
+  if (!db_lock) return kExitStoreFailure;
   auto key = OpenIdentityKey(config);
   if (!key.ok() || !key->store) {
     Log(LogLevel::kError, "key_store_failed",
@@ -455,33 +487,56 @@ int AcceptRollback(const ServerConfig& config, const std::string& actor) {
     Log(LogLevel::kError, "store_failed", {{"error", db.status().ToString()}});
     return kExitStoreFailure;
   }
-  trust::RollbackAcceptance accepted;
-  {
-    trust::DbCounterRecord record(**db);
-    trust::RollbackGuard guard(*key->store, record);
-    auto a = guard.AcceptRollback(actor);
-    if (!a.ok() && a.status().code() == StatusCode::kFailedPrecondition) {
-      // Nothing to accept: running the command twice is harmless.
-      Log(LogLevel::kInfo, "no_rollback", {{"detail", a.status().message()}});
-      return kExitOk;
-    }
-    if (!a.ok()) {
-      Log(LogLevel::kError, "accept_rollback_failed", {{"error", a.status().ToString()}});
-      return kExitKeyStoreFailure;
-    }
-    accepted = std::move(*a);
-  }
+  // Declared before the writer, so the writer (stopped first) never outlives them.
+  std::unique_ptr<trust::TrustedTime> clock;
+  std::unique_ptr<AuditSealer> sealer;
   store::BatchWriter writer(std::move(*db));
-  auto sealer = StartAudit(config, *key->store, key->appliance_id, accepted.to, writer, RealClock(),
-                           {{tessera::v1::ROLLBACK_ACCEPTED, accepted.description, actor}});
-  writer.Stop();
-  if (!sealer.ok()) {
-    Log(LogLevel::kError, "accept_rollback_failed", {{"error", sealer.status().ToString()}});
-    return sealer.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig
-                                                                  : kExitKeyStoreFailure;
+  StoreCounterRecord record(writer);
+  trust::RollbackGuard guard(*key->store, record);
+  auto verdict = guard.Check();
+  if (!verdict.ok()) {
+    Log(LogLevel::kError, "accept_rollback_failed", {{"error", verdict.status().ToString()}});
+    return kExitKeyStoreFailure;
   }
+  if (verdict->serving_allowed()) {
+    // Nothing to accept: running the command twice is harmless.
+    Log(LogLevel::kInfo, "no_rollback",
+        {{"state", std::string(trust::RollbackStateName(verdict->state))},
+         {"detail", verdict->explanation}});
+    return kExitOk;
+  }
+  // The acceptance is sealed into the chain before it takes effect, so it never takes effect
+  // unrecorded; the block's time comes from trusted time, like tesserad's.
+  auto floor = StoredTimeFloor(writer);
+  if (!floor.ok()) {
+    Log(LogLevel::kError, "store_failed", {{"error", floor.status().ToString()}});
+    return kExitStoreFailure;
+  }
+  clock = std::make_unique<trust::TrustedTime>(trust::RealSources(key->store.get()), *floor);
+  const uint64_t device = verdict->device_value.value_or(0);
+  const std::string detail =
+      "rollback accepted from " +
+      (verdict->database_value ? Str(*verdict->database_value) : std::string("none")) + " to " +
+      Str(device) + " by " + actor;
+  auto started = StartAudit(config, *key->store, key->appliance_id, device, writer, *clock,
+                            {{tessera::v1::ROLLBACK_ACCEPTED, detail, actor}});
+  if (!started.ok()) {
+    Log(LogLevel::kError, "accept_rollback_failed",
+        {{"error", started.status().ToString()}, {"detail", "nothing was accepted"}});
+    return started.status().code() == StatusCode::kInvalidArgument ? kExitBadConfig
+                                                                   : kExitKeyStoreFailure;
+  }
+  sealer = std::move(*started);
+  auto accepted = guard.AcceptRollback(actor);
+  if (!accepted.ok()) {
+    Log(LogLevel::kError, "accept_rollback_failed",
+        {{"error", accepted.status().ToString()},
+         {"detail", "the acceptance is in the audit chain but not recorded; run it again"}});
+    return kExitKeyStoreFailure;
+  }
+  writer.Stop();
   Log(LogLevel::kInfo, "rollback_accepted",
-      {{"detail", accepted.description}, {"counter", Str(accepted.to)}});
+      {{"detail", accepted->description}, {"counter", Str(accepted->to)}});
   return kExitOk;
 }
 

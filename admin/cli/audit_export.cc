@@ -181,16 +181,20 @@ Status Export(const AuditExportOptions& o, ExportSummary& summary, std::ostream&
   if (o.page_size == 0 || o.page_size > 100'000) {
     return InvalidArgument("--page-size must be 1..100000");
   }
+  // Every input is checked (the database exists and reads, the range links, the output
+  // can be created) before the counter advances.
+  TESSERA_ASSIGN_OR_RETURN(auto source, OpenDbSource(o.db_path, o.from, true));
+  TESSERA_ASSIGN_OR_RETURN(std::optional<v1::SignedEnvelope> certificate,
+                           ExportCertificate(o, *source));
+  TESSERA_ASSIGN_OR_RETURN(summary.previous, PreviousHash(o.from, *source));
+  AtomicFile file(o.out_path);
+  TESSERA_RETURN_IF_ERROR(file.Open());
   if (!o.key_uri.empty()) {
     TESSERA_ASSIGN_OR_RETURN(summary.counter, AdvanceCounter(o, summary, err));
   } else {
     err << "tessera: audit export: warning: the monotonic counter is not advanced (no "
            "--key-uri); a copy of the database taken before this export is not detected by it\n";
   }
-  TESSERA_ASSIGN_OR_RETURN(auto source, OpenDbSource(o.db_path, o.from, true));
-  TESSERA_ASSIGN_OR_RETURN(std::optional<v1::SignedEnvelope> certificate,
-                           ExportCertificate(o, *source));
-  TESSERA_ASSIGN_OR_RETURN(summary.previous, PreviousHash(o.from, *source));
 
   v1::AuditExport header;
   header.set_format_version(1);
@@ -203,8 +207,6 @@ Status Export(const AuditExportOptions& o, ExportSummary& summary, std::ostream&
     err << "tessera: audit export: warning: no appliance certificate (the database holds none "
            "and --certificate was not given); verifiers need one, or the appliance key\n";
   }
-  AtomicFile file(o.out_path);
-  TESSERA_RETURN_IF_ERROR(file.Open());
   TESSERA_RETURN_IF_ERROR(file.Append(header.SerializeAsString()));
   TESSERA_RETURN_IF_ERROR(WriteBlocks(o, *source, file, summary));
   TESSERA_RETURN_IF_ERROR(file.Commit());

@@ -54,7 +54,9 @@ std::string CounterBehindExplanation(uint64_t database, uint64_t device) {
          "(docs/TRUST.md, \"Recovering from a rollback\").";
 }
 
-Status CheckActor(std::string_view actor) {
+}  // namespace
+
+Status ValidateActor(std::string_view actor) {
   if (actor.empty()) return InvalidArgument("rollback acceptance needs an actor name");
   if (actor.size() > kMaxActorLength) {
     return InvalidArgument("actor name longer than " + std::to_string(kMaxActorLength) + " bytes");
@@ -66,8 +68,6 @@ Status CheckActor(std::string_view actor) {
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 std::string_view RollbackStateName(RollbackState s) {
   switch (s) {
@@ -157,7 +157,7 @@ Result<RollbackVerdict> RollbackGuard::CheckAndAdvance() {
 }
 
 Result<RollbackAcceptance> RollbackGuard::AcceptRollback(std::string_view actor) {
-  TESSERA_RETURN_IF_ERROR(CheckActor(actor));
+  TESSERA_RETURN_IF_ERROR(ValidateActor(actor));
   std::lock_guard<std::mutex> lock(mu_);
   TESSERA_ASSIGN_OR_RETURN(RollbackVerdict v, JudgeLocked());
   if (v.state == RollbackState::kOk || v.state == RollbackState::kNoCounter) {

@@ -74,6 +74,10 @@ struct RollbackAcceptance {
   std::string description;
 };
 
+// An acceptance's actor: 1 to 256 bytes, no control characters.
+// Errors: InvalidArgument naming the problem.
+Status ValidateActor(std::string_view actor);
+
 class RollbackGuard {
  public:
   // REQUIRES: `store` and `record` outlive the guard.

@@ -102,7 +102,10 @@ TrustedTime::TrustedTime(TimeSources sources, const Floor& floor, TrustedTimeOpt
   }
   source_ = TimeSource::kTpmClock;
   tpm_first_ = tpm_last_ = *tuple;
-  tpm_good_at_ = tpm_last_sampled_at_ = process_now;
+  tpm_last_sampled_at_ = process_now;
+  // Stamped after the read returned: the TPM value is carried forward from then, so the
+  // read's latency (it may wait behind a signature) is never counted on top of it.
+  tpm_good_at_ = std::max(process_now, sources_.process_monotonic());
   anchor_source_ = Duration(static_cast<int64_t>(tuple->clock_ms));
   // The TPM kept counting since the floor's block was signed: credit that time too.
   if (floor.tpm && floor.tpm->safe && floor.tpm->reset_count == tuple->reset_count &&
@@ -181,6 +184,7 @@ void TrustedTime::SampleTpmIfDue(Duration process_now) const {
   }
   // The device is read without the lock: other callers keep using the latest sample.
   Result<hsm::ClockTuple> tuple = sources_.tpm();
+  const Duration read_at = std::max(process_now, sources_.process_monotonic());
   Pending pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -196,7 +200,7 @@ void TrustedTime::SampleTpmIfDue(Duration process_now) const {
       FallBackLocked(std::move(problem), pending);
     } else {
       tpm_last_ = *tuple;
-      tpm_good_at_ = std::max(tpm_good_at_, process_now);
+      tpm_good_at_ = std::max(tpm_good_at_, read_at);
     }
   }
   Deliver(pending);

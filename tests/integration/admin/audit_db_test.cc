@@ -507,6 +507,13 @@ TEST_F(AuditDbTest, AnExportAdvancesTheCounterSoACopyFromBeforeItIsDetected) {
   ASSERT_TRUE(exported.ParseFromString(ReadBytes(out)));
   const uint64_t first = exported.counter_advanced_to();
   EXPECT_GT(first, 0u);
+  // An export that cannot be made changes nothing: a mistyped database is not created and
+  // the counter stays where it was.
+  const std::filesystem::path typo = dir_.File("no-such.db");
+  r = Cli({"audit", "export", "--db", typo.string(), "--out", out + ".x", "--key-uri", key_uri_,
+           "--insecure-dev-keys"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_FALSE(std::filesystem::exists(typo));
   r = Cli({"audit", "export", "--db", db_.string(), "--out", out, "--key-uri", key_uri_,
            "--insecure-dev-keys"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "base/system_clock.h"
 #include "hsm/crypto.h"
@@ -116,6 +117,8 @@ class RollbackTest : public ::testing::TestWithParam<Backend> {
   // A script that runs tesserad with the system clock `offset` away (libfaketime; the
   // monotonic clock stays real, as it does when an admin sets the date).
   std::string FaketimeWrapper(const std::string& offset) {
+    EXPECT_TRUE(std::filesystem::exists(kFaketimeLib))
+        << kFaketimeLib << " is missing: scripts/install-deps.sh installs Debian's faketime";
     const auto path = dir_.path() / "tesserad-faketime.sh";
     std::ofstream out(path);
     out << "#!/bin/sh\n"
@@ -183,6 +186,39 @@ TEST_P(RollbackTest, AnOlderCopyOfTheDatabaseIsRefusedUntilAnAdminAcceptsIt) {
   EXPECT_TRUE(verdict.ok()) << verdict.fault->status.ToString();
 }
 
+TEST_P(RollbackTest, ACopyTakenWhileTesseradRunsIsDetectedAfterItStops) {
+  ASSERT_TRUE(Checkout("cad", "before-copy").has_granted());
+  // An online backup while serving: it records the counter value of this run's start.
+  const auto copy = dir_.path() / "online-copy.db";
+  hsm::testing::CommandResult backup = hsm::testing::RunCommand(
+      {TesseradBinary(), "backup", "--db", Db().string(), "--to", copy.string()});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out;
+  // The orderly stop advances the counter past it.
+  StopServer();
+  EXPECT_NE(server_->Log().find("event=counter_advanced"), std::string::npos) << server_->Log();
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(Db().string() + suffix);
+  std::filesystem::copy_file(copy, Db(), std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(server_->Restart().ok()) << server_->Log();
+  EXPECT_TRUE(server_->WaitForLog("event=rollback_detected", milliseconds(10000)))
+      << server_->Log();
+  const v1::CheckoutReply refused = Checkout("cad", "after-restore");
+  ASSERT_TRUE(refused.has_denied());
+  EXPECT_EQ(refused.denied().reason(), v1::UNAVAILABLE);
+}
+
+TEST_P(RollbackTest, AcceptRollbackRefusesADatabaseInUseAndABadActor) {
+  // tesserad is running: the admin command must not write the chain under it.
+  hsm::testing::CommandResult busy = AcceptRollback("admin");
+  EXPECT_EQ(busy.exit_code, server::kExitStoreFailure) << busy.out;
+  EXPECT_NE(busy.out.find("in use by another tesserad process"), std::string::npos) << busy.out;
+  StopServer();
+  hsm::testing::CommandResult bad = AcceptRollback("bad\nactor");
+  EXPECT_EQ(bad.exit_code, server::kExitUsage) << bad.out;
+  EXPECT_NE(bad.out.find("control character"), std::string::npos) << bad.out;
+  // Nothing was written by either.
+  EXPECT_TRUE(EventsOfKind(StoredBlocks(Db()), v1::ROLLBACK_ACCEPTED).empty());
+}
+
 TEST_P(RollbackTest, AcceptRollbackWithNothingToAcceptChangesNothing) {
   StopServer();
   hsm::testing::CommandResult accepted = AcceptRollback("admin");
@@ -221,13 +257,19 @@ TEST_P(RollbackTest, AClockSetBackAWeekExtendsNeitherAnEntitlementNorALease) {
   const int64_t real_after = ToUnixMillis(RealClock().Now());
   EXPECT_GE(granted.granted().expires_at_ms(), real_before - 60'000 + kTtlMs);
   EXPECT_LE(granted.granted().expires_at_ms(), real_after + 60'000 + kTtlMs);
-  StopServer();
 
-  // The jump is in the chain, and the chain still verifies.
-  std::vector<v1::AuditBlock> blocks = StoredBlocks(Db());
-  const auto jumps = EventsOfKind(blocks, v1::CLOCK_JUMP);
+  // The jump is sealed into the chain while tesserad runs (not only at its stop).
+  std::vector<v1::AuditEvent> jumps;
+  for (int i = 0; i < 200 && jumps.empty(); ++i) {
+    jumps = EventsOfKind(StoredBlocks(Db()), v1::CLOCK_JUMP);
+    if (jumps.empty()) std::this_thread::sleep_for(milliseconds(50));
+  }
   ASSERT_GE(jumps.size(), 1u);
   EXPECT_NE(jumps[0].detail().find("back"), std::string::npos) << jumps[0].detail();
+  StopServer();
+
+  // The chain still verifies.
+  std::vector<v1::AuditBlock> blocks = StoredBlocks(Db());
   audit::ChainVerdict verdict = audit::VerifyChain(blocks, appliance_.spki(), {});
   EXPECT_TRUE(verdict.ok()) << verdict.fault->status.ToString();
 }
