@@ -40,22 +40,5 @@ TEST(HsmErrorTest, SoftBackendRefusedWithoutAllowInsecure) {
   EXPECT_EQ((*allowed)->backend(), "soft");
 }
 
-TEST(HsmErrorTest, CompiledOutBackendsSayUnimplemented) {
-#if TESSERA_TEST_WITH_TPM && TESSERA_TEST_WITH_PKCS11
-  GTEST_SKIP() << "both hardware backends are built in";
-#else
-#if !TESSERA_TEST_WITH_TPM
-  auto tpm = OpenKeyStore("tpm:", {});
-  EXPECT_EQ(tpm.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(HsmErrorOf(tpm.status()), HsmError::kCompiledOut) << tpm.status().ToString();
-#endif
-#if !TESSERA_TEST_WITH_PKCS11
-  auto p11 = OpenKeyStore("pkcs11:token=t?module-path=/m.so", {});
-  EXPECT_EQ(p11.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(HsmErrorOf(p11.status()), HsmError::kCompiledOut) << p11.status().ToString();
-#endif
-#endif
-}
-
 }  // namespace
 }  // namespace tessera::hsm
