@@ -266,6 +266,41 @@ TEST(ClientResilienceTest, LossCallbackFiresWhenTheSeatIsGoneAfterARestart) {
   EXPECT_EQ(InUse(**other, "cad"), 1);
 }
 
+TEST(ClientResilienceTest, RevokedCallbackFiresWhenAReloadRemovesTheFeature) {
+  tessera::testing::TempDir dir("client-revoked");
+  FeatureSpec cad;
+  FeatureSpec cam;
+  cam.name = "cam";
+  auto server = StartServer(dir.path(), {cad, cam});
+  ASSERT_NE(server, nullptr);
+  EventLog events;
+  ClientOptions options = LocalOptions({server->port()});
+  options.on_lease_event = events.Callback();
+  auto holder = Client::Create(options);
+  ASSERT_TRUE(holder.ok());
+  auto kept = (*holder)->Checkout(Request("cam"));
+  ASSERT_TRUE(kept.ok() && kept->granted());
+  auto outcome = (*holder)->Checkout(Request("cad"));
+  ASSERT_TRUE(outcome.ok() && outcome->granted());
+  const std::string lease_id = outcome->lease().lease_id;
+
+  // The entitlement loses "cad": its lease is revoked and the server pushes LeaseRevoked.
+  server->WriteEntitlement(EntitlementJson({cam}));
+  ASSERT_TRUE(server->Signal(SIGHUP).ok());
+  ASSERT_TRUE(WaitUntil([&] { return events.Has(LeaseEvent::Kind::kRevoked); })) << server->Log();
+  const auto all = events.Events();
+  const auto revoked = std::find_if(all.begin(), all.end(), [](const LeaseEvent& e) {
+    return e.kind == LeaseEvent::Kind::kRevoked;
+  });
+  ASSERT_NE(revoked, all.end());
+  EXPECT_EQ(revoked->lease_id, lease_id);
+  EXPECT_EQ(revoked->feature, "cad");
+  // The revoked lease is gone from the client; the other one is still held and renewed.
+  ASSERT_TRUE(WaitUntil([&] { return (*holder)->Leases().size() == 1; }));
+  EXPECT_EQ((*holder)->Leases().at(0).lease_id, kept->lease().lease_id);
+  EXPECT_EQ(InUse(**holder, "cam"), 1);
+}
+
 TEST(ClientResilienceTest, CliExitsWithTheLeaseLostCode) {
   tessera::testing::TempDir dir("client-cli-lost");
   auto server = StartServer(dir.path(), {FeatureSpec{}});

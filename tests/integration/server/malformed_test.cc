@@ -111,16 +111,18 @@ TEST_F(MalformedTest, GarbagePayload) {
 TEST_F(MalformedTest, RandomBytes) {
   std::mt19937 rng(1234);
   for (int round = 0; round < 20; ++round) {
-    std::string junk(64, '\0');
+    // A complete frame of random payload, so the server must judge it: it fails to decode,
+    // or decodes to something that is not a Hello. Either way the peer gets a typed
+    // ErrorReply and is cut, while everyone else is served.
+    std::string junk(60, '\0');
     for (char& ch : junk) ch = static_cast<char>(rng());
-    junk[0] = 0;  // keep the prefix below the limit so the payload is judged
     RawClient bad;
     ASSERT_TRUE(bad.Connect(server_->port()).ok());
-    ASSERT_TRUE(bad.SendBytes(junk).ok());
-    // Random bytes either fail to decode, or decode to something that is not a Hello, or
-    // leave a frame incomplete; in every case the peer is cut (at the latest by the read
-    // timeout, which this test does not wait for) and never crashes the server.
-    bad.Close();
+    ASSERT_TRUE(bad.SendBytes(Prefix(static_cast<std::uint32_t>(junk.size())) + junk).ok());
+    auto r = bad.ReadBody(v1::Frame::kError);
+    ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.status().ToString();
+    EXPECT_NE(r->error().code(), v1::ERROR_CODE_UNSPECIFIED) << r->DebugString();
+    EXPECT_TRUE(bad.WaitClosed()) << "round " << round;
   }
   ExpectHealthy();
   auto s = healthy_->StatusQuery();
