@@ -2,6 +2,9 @@
 // the same lease, grants no second seat, and keeps metered counts and named-user bindings.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "tests/integration/store/store_test_util.h"
 
 namespace tessera::testing {
@@ -85,6 +88,54 @@ TEST_F(RestartTest, CorruptDatabaseRefusesToStart) {
   EXPECT_NE(server_->Log().find("event=store_failed"), std::string::npos) << server_->Log();
   EXPECT_NE(server_->Log().find("tesserad.db"), std::string::npos);
   EXPECT_EQ(ReadFile(dir_.File("tesserad.db")), garbage);  // never overwritten
+}
+
+TEST_F(RestartTest, ReadOnlyDatabaseLocationRefusesToStartAndKeepsTheData) {
+  // The database lives in ro/, which the second start sees as a read-only file system (a
+  // private mount namespace with a read-only bind mount, set up by a wrapper around tesserad;
+  // root ignores file modes, not mount flags).
+  std::filesystem::create_directories(dir_.File("ro"));
+  const std::string db = dir_.File("ro/tesserad.db").string();
+  TesseradOptions options;
+  options.entitlement_json = kBasicEntitlement;
+  options.keep_database = true;
+  options.extra_args = {"--db", db};  // the last --db wins
+  StartServer(options);
+  auto c = Client("c1");
+  const v1::Lease held = Grant(*c, Req("cad"));
+  ASSERT_FALSE(held.lease_id().empty());
+  c.reset();
+  auto stopped = server_->Stop();
+  ASSERT_TRUE(stopped.ok() && *stopped == 0) << server_->Log();
+  const std::string before = ReadFile(db);
+
+  if (std::system("unshare --mount --propagation private true 2>/dev/null") != 0) {
+    GTEST_SKIP() << "no private mount namespace here";
+  }
+  const auto wrapper = dir_.Write(
+      "tesserad-ro.sh",
+      "#!/bin/sh\n"
+      "exec unshare --mount --propagation private /bin/sh -c "
+      "'mount --bind \"$0\" \"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"' '" +
+          dir_.File("ro").string() + "' '" + TesseradBinary() + "' \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  TesseradOptions read_only = options;
+  read_only.binary = wrapper.string();
+  server_ = std::make_unique<TesseradProcess>(dir_.path(), read_only);
+  Status s = server_->Start();
+  ASSERT_FALSE(s.ok()) << server_->Log();
+  EXPECT_NE(s.message().find("exited with 5"), std::string::npos) << s.ToString();
+  EXPECT_NE(server_->Log().find("event=store_failed"), std::string::npos) << server_->Log();
+  EXPECT_NE(server_->Log().find("read-only file system"), std::string::npos) << server_->Log();
+  EXPECT_EQ(ReadFile(db), before);
+
+  // Writable again: the lease is there with its expiry.
+  server_ = std::make_unique<TesseradProcess>(dir_.path(), options);
+  ASSERT_TRUE(server_->Start().ok()) << server_->Log();
+  auto again = Client("c1");
+  const auto mine = MyLeases(*again);
+  ASSERT_EQ(mine.count(held.lease_id()), 1u);
+  EXPECT_EQ(mine.at(held.lease_id()), held.expires_at_ms());
 }
 
 }  // namespace
