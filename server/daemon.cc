@@ -608,8 +608,10 @@ int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter&
   for (std::uint32_t i = 1; i < config.io_threads; ++i) threads.emplace_back(run);
   run();
   for (auto& t : threads) t.join();
-  // The caller stops the writer: it commits what is queued; callbacks after this point are
-  // never run (io stopped).
+  // Units the service submitted may still be committing, and their callbacks post to this
+  // io_context's strands: wait for them while both still exist (the posted handlers never
+  // run: io is stopped). The caller seals the stop and then stops the writer.
+  (void)writer.Flush();
   if (!config.port_file.empty()) std::remove(config.port_file.c_str());
   return exit_code;
 }
