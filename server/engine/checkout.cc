@@ -87,7 +87,12 @@ std::optional<CheckoutOutcome> Engine::Impl::TryExisting(const CheckoutRequest& 
   }
   if (!r.nonce.empty()) {
     auto it = nonces_.find({r.client.client_id, r.feature, r.nonce});
-    if (it != nonces_.end()) return Granted{leases_.at(it->second)};
+    if (it != nonces_.end()) {
+      // The retry shows the client alive; its event lets a signing server prove the lease.
+      Lease& lease = leases_.at(it->second);
+      Renew(lease, now, EventKind::kRenewed);
+      return Granted{lease};
+    }
   }
   auto rt = runtime_.find(r.feature);
   if (rt == runtime_.end()) return std::nullopt;

@@ -98,6 +98,14 @@ TEST_P(SignedLeasesTest, GrantsAndRequestedRenewalsCarryTokensThatVerifyOffline)
                                     .status()),
             audit::AuditError::kCertificateSignature);
 
+  // A retry of the same checkout (a lost reply) gets the same lease with a token of its own.
+  auto retry = c->Checkout(req);
+  ASSERT_TRUE(retry.ok() && retry->checkout_reply().has_granted()) << retry->DebugString();
+  EXPECT_EQ(retry->checkout_reply().granted().lease_id(), lease.lease_id());
+  auto retried = Verify(retry->checkout_reply().granted().token(), "nonce-1");
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_GT(retried->block_sequence, verified->block_sequence);
+
   // A plain heartbeat carries no token; one that asks for it gets a fresh one.
   auto plain = c->Heartbeat({lease.lease_id()});
   ASSERT_TRUE(plain.ok() && plain->heartbeat_reply().results_size() == 1);

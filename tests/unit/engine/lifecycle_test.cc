@@ -142,8 +142,14 @@ TEST(LifecycleTest, RetryWithTheSameNonceGetsTheSameLease) {
   const Lease first = LeaseOf(engine.Checkout(r, kT0));
   engine.TakeEvents();
   const Lease retry = LeaseOf(engine.Checkout(r, kT0 + Seconds(1)));
-  EXPECT_EQ(retry, first);
-  EXPECT_TRUE(engine.TakeEvents().empty());
+  EXPECT_EQ(retry.id, first.id);
+  EXPECT_EQ(retry.count, first.count);
+  EXPECT_EQ(retry.expires_at, first.expires_at + Seconds(1)) << "renewed by the retry";
+  const auto events = engine.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, EventKind::kRenewed);
+  EXPECT_EQ(events[0].lease_id, first.id);
+  EXPECT_EQ(engine.UsageOf("cad", kT0 + Seconds(1))->in_use, 1u);
   r.nonce = "n-2";
   EXPECT_NE(LeaseOf(engine.Checkout(r, kT0 + Seconds(1))).id, first.id);
   EXPECT_EQ(engine.UsageOf("cad", kT0 + Seconds(1))->in_use, 2u);
