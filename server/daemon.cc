@@ -25,7 +25,9 @@
 
 #include "base/system_clock.h"
 #include "hsm/crypto.h"
+#include "hsm/hsm_error.h"
 #include "hsm/key_store.h"
+#include "protocol/audit/audit_error.h"
 #include "server/audit_startup.h"
 #include "server/database_lock.h"
 #include "server/license_files.h"
@@ -439,11 +441,17 @@ int RunDaemon(const ServerConfig& config) {
       {{"database", config.database}, {"restored_leases", Str(restored)}});
   auto trust = StartTrust(config, *key, **writer);
   if (!trust.ok()) {
-    bool bad_cert = trust.status().code() == StatusCode::kInvalidArgument;
+    const Status& error = trust.status();
+    const bool bad_cert = error.code() == StatusCode::kInvalidArgument;
+    // The key store's and the signer's typed errors are the key store's; the rest come
+    // from the database (the counter record, the stored chain).
+    const bool device =
+        hsm::HsmErrorOf(error).has_value() || audit::AuditErrorOf(error).has_value();
     Log(LogLevel::kError, bad_cert ? "bad_certificate" : "trust_start_failed",
-        {{"error", trust.status().ToString()}});
+        {{"error", error.ToString()}});
     (*writer)->Stop();
-    return bad_cert ? kExitBadConfig : kExitKeyStoreFailure;
+    if (bad_cert) return kExitBadConfig;
+    return device ? kExitKeyStoreFailure : kExitStoreFailure;
   }
   Trust& t = **trust;
   if (t.sealer) {
