@@ -152,11 +152,47 @@ Result<KeyUri> ParsePkcs11(std::string_view rest) {
   return KeyUri(std::move(uri));
 }
 
+Result<uint32_t> ParseSignDelay(const std::string& value) {
+  const std::string refused = "soft sign-delay-ms must be a whole number of ms in 0.." +
+                              std::to_string(kMaxSoftSignDelayMs) + ", got '" + value + "'";
+  // At most 5 digits before converting: no overflow, no sign, no spaces, no hex.
+  if (value.empty() || value.size() > 5) return BadUri(refused);
+  uint32_t ms = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return BadUri(refused);
+    ms = ms * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (ms > kMaxSoftSignDelayMs) return BadUri(refused);
+  return ms;
+}
+
+Status ApplySoftQuery(std::string_view query, SoftUri& uri) {
+  // Split() skips empty parts; an empty option is refused here instead.
+  if (query.empty() || query.front() == '&' || query.back() == '&' ||
+      query.find("&&") != std::string_view::npos) {
+    return BadUri("soft URI has an empty option after '?' or '&'");
+  }
+  TESSERA_ASSIGN_OR_RETURN(auto attrs, ParseAttributes(query, '&'));
+  bool seen_delay = false;
+  for (const Attribute& a : attrs) {
+    if (a.name != "sign-delay-ms") {
+      return BadUri("unknown soft URI option '" + std::string(a.name) + "' (known: sign-delay-ms)");
+    }
+    if (seen_delay) return BadUri("soft sign-delay-ms given twice");
+    seen_delay = true;
+    TESSERA_ASSIGN_OR_RETURN(uri.sign_delay_ms, ParseSignDelay(a.value));
+  }
+  return Status::Ok();
+}
+
 Result<KeyUri> ParseSoft(std::string_view rest) {
   if (rest.starts_with("path=")) rest.remove_prefix(5);
-  TESSERA_ASSIGN_OR_RETURN(std::string path, PercentDecode(rest));
-  if (path.empty()) return BadUri("soft URI needs a PEM file path");
-  return KeyUri(SoftUri{std::move(path)});
+  SoftUri uri;
+  const size_t q = rest.find('?');
+  TESSERA_ASSIGN_OR_RETURN(uri.path, PercentDecode(rest.substr(0, q)));
+  if (uri.path.empty()) return BadUri("soft URI needs a PEM file path");
+  if (q != std::string_view::npos) TESSERA_RETURN_IF_ERROR(ApplySoftQuery(rest.substr(q + 1), uri));
+  return KeyUri(std::move(uri));
 }
 
 int HexValue(char c) {

@@ -44,9 +44,15 @@ struct Pkcs11Uri {
   PinSource pin;
 };
 
-// soft:<path to PEM>  or  soft:path=<path to PEM>
+inline constexpr uint32_t kMaxSoftSignDelayMs = 10'000;
+
+// soft:<path to PEM>  or  soft:path=<path to PEM>, either with "?sign-delay-ms=N": every
+// signature then sleeps N ms (0..kMaxSoftSignDelayMs), a stand-in for a slow TPM in
+// benchmarks and tests (docs/HSM.md). A literal '?' starts the options; a '?' in the file
+// name is written %3F.
 struct SoftUri {
   std::string path;
+  uint32_t sign_delay_ms = 0;
 };
 
 using KeyUri = std::variant<TpmUri, Pkcs11Uri, SoftUri>;

@@ -50,64 +50,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& data) {
   return Status::Ok();
 }
 
-Status BadUri(std::string_view what) { return MakeHsmError(HsmError::kBadUri, what); }
-
-Result<uint32_t> ParseSignDelay(std::string_view value) {
-  constexpr std::string_view kWhat = "soft sign-delay-ms must be a whole number of ms in 0..";
-  const std::string refused = std::string(kWhat) + std::to_string(kMaxSoftSignDelayMs) + ", got '" +
-                              std::string(value) + "'";
-  // At most 5 digits before converting: no overflow, no sign, no spaces, no hex.
-  if (value.empty() || value.size() > 5) return BadUri(refused);
-  uint32_t ms = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9') return BadUri(refused);
-    ms = ms * 10 + static_cast<uint32_t>(c - '0');
-  }
-  if (ms > kMaxSoftSignDelayMs) return BadUri(refused);
-  return ms;
-}
-
-// Applies one "name=value" option to `out`; `seen_delay` catches repeats.
-Status ApplySoftOption(std::string_view option, bool& seen_delay, SoftLocation& out) {
-  const size_t eq = option.find('=');
-  const std::string_view name = option.substr(0, eq);
-  if (option.empty()) return BadUri("soft URI has an empty option after '?' or '&'");
-  if (name != "sign-delay-ms") {
-    return BadUri("unknown soft URI option '" + std::string(name) + "' (known: sign-delay-ms)");
-  }
-  if (eq == std::string_view::npos) return BadUri("soft sign-delay-ms needs =<ms>");
-  if (seen_delay) return BadUri("soft sign-delay-ms given twice");
-  seen_delay = true;
-  TESSERA_ASSIGN_OR_RETURN(out.sign_delay_ms, ParseSignDelay(option.substr(eq + 1)));
-  return Status::Ok();
-}
-
-// A soft store whose URI did not parse: every operation reports why.
-class RefusedSoftKeyStore final : public KeyStore {
- public:
-  explicit RefusedSoftKeyStore(Status error) : error_(std::move(error)) {}
-
-  std::string_view backend() const override { return "soft"; }
-  bool insecure() const override { return true; }
-  Capabilities capabilities() const override { return {}; }
-  Result<Bytes> PublicKeyDer() override { return error_; }
-  Result<Signature> SignDigest(const Digest&) override { return error_; }
-  Status CreateKey(bool) override { return error_; }
-  Status InitCounter() override { return error_; }
-  Result<uint64_t> ReadCounter() override { return error_; }
-  Result<uint64_t> IncrementCounter() override { return error_; }
-  Result<ClockTuple> ReadClock() override { return error_; }
-
- private:
-  const Status error_;
-};
-
 class SoftKeyStore final : public KeyStore {
  public:
-  explicit SoftKeyStore(SoftLocation location)
-      : path_(std::move(location.path)),
-        counter_path_(path_ + ".counter"),
-        sign_delay_(location.sign_delay_ms) {}
+  explicit SoftKeyStore(const SoftUri& uri)
+      : path_(uri.path), counter_path_(path_ + ".counter"), sign_delay_(uri.sign_delay_ms) {}
 
   std::string_view backend() const override { return "soft"; }
   bool insecure() const override { return true; }
@@ -217,27 +163,8 @@ class SoftKeyStore final : public KeyStore {
 
 }  // namespace
 
-Result<SoftLocation> ParseSoftLocation(std::string_view location) {
-  SoftLocation out;
-  const size_t q = location.find('?');
-  out.path = std::string(location.substr(0, q));
-  if (out.path.empty()) return BadUri("soft URI needs a PEM file path");
-  if (q == std::string_view::npos) return out;
-  std::string_view query = location.substr(q + 1);
-  bool seen_delay = false;
-  while (true) {
-    const size_t amp = query.find('&');
-    TESSERA_RETURN_IF_ERROR(ApplySoftOption(query.substr(0, amp), seen_delay, out));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
 std::unique_ptr<KeyStore> NewSoftKeyStore(const SoftUri& uri) {
-  Result<SoftLocation> location = ParseSoftLocation(uri.path);
-  if (!location.ok()) return std::make_unique<RefusedSoftKeyStore>(location.status());
-  return std::make_unique<SoftKeyStore>(std::move(location).value());
+  return std::make_unique<SoftKeyStore>(uri);
 }
 
 }  // namespace tessera::hsm

@@ -1,6 +1,6 @@
-// The soft: key store's sign-delay-ms option: parsing, typed refusal of bad values, and a
-// delayed store that still signs verifiable signatures. No timing is asserted (that is
-// bench/audit's job).
+// The soft: key store's sign-delay-ms option: parsing in the key URI, typed refusal of bad
+// values, and a delayed store that still signs verifiable signatures. No timing is asserted
+// (that is bench/audit's job).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,7 +10,7 @@
 #include "hsm/crypto.h"
 #include "hsm/hsm_error.h"
 #include "hsm/key_store.h"
-#include "hsm/soft/soft_key_store.h"
+#include "hsm/key_uri.h"
 
 namespace tessera::hsm {
 namespace {
@@ -32,56 +32,72 @@ class SoftSignDelayTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-std::optional<HsmError> ParseError(std::string_view location) {
-  return HsmErrorOf(ParseSoftLocation(location).status());
+// The soft URI with its option, parsed.
+Result<SoftUri> ParseSoft(const std::string& uri) {
+  TESSERA_ASSIGN_OR_RETURN(KeyUri parsed, ParseKeyUri(uri));
+  return std::get<SoftUri>(parsed);
 }
 
-TEST(SoftLocationTest, PathAloneHasNoDelay) {
-  auto loc = ParseSoftLocation("/var/lib/tessera/dev.pem");
-  ASSERT_TRUE(loc.ok()) << loc.status().ToString();
-  EXPECT_EQ(loc->path, "/var/lib/tessera/dev.pem");
-  EXPECT_EQ(loc->sign_delay_ms, 0u);
+TEST(SoftUriDelayTest, PathAloneHasNoDelay) {
+  auto uri = ParseSoft("soft:/var/lib/tessera/dev.pem");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  EXPECT_EQ(uri->path, "/var/lib/tessera/dev.pem");
+  EXPECT_EQ(uri->sign_delay_ms, 0u);
 }
 
-TEST(SoftLocationTest, DelayWithinRange) {
-  auto loc = ParseSoftLocation("k.pem?sign-delay-ms=100");
-  ASSERT_TRUE(loc.ok()) << loc.status().ToString();
-  EXPECT_EQ(loc->path, "k.pem");
-  EXPECT_EQ(loc->sign_delay_ms, 100u);
-  EXPECT_EQ(ParseSoftLocation("k.pem?sign-delay-ms=0")->sign_delay_ms, 0u);
-  EXPECT_EQ(ParseSoftLocation("k.pem?sign-delay-ms=10000")->sign_delay_ms, 10000u);
-  EXPECT_EQ(ParseSoftLocation("k.pem?sign-delay-ms=00042")->sign_delay_ms, 42u);
+TEST(SoftUriDelayTest, DelayWithinRange) {
+  auto uri = ParseSoft("soft:k.pem?sign-delay-ms=100");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  EXPECT_EQ(uri->path, "k.pem");
+  EXPECT_EQ(uri->sign_delay_ms, 100u);
+  EXPECT_EQ(ParseSoft("soft:k.pem?sign-delay-ms=0")->sign_delay_ms, 0u);
+  EXPECT_EQ(ParseSoft("soft:k.pem?sign-delay-ms=10000")->sign_delay_ms, 10000u);
+  EXPECT_EQ(ParseSoft("soft:k.pem?sign-delay-ms=00042")->sign_delay_ms, 42u);
+  auto long_form = ParseSoft("soft:path=/k.pem?sign-delay-ms=7");
+  ASSERT_TRUE(long_form.ok()) << long_form.status().ToString();
+  EXPECT_EQ(long_form->path, "/k.pem");
+  EXPECT_EQ(long_form->sign_delay_ms, 7u);
+  // An encoded '?' is part of the file name, not the start of the options.
+  auto encoded = ParseSoft("soft:/a%3Fb.pem");
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_EQ(encoded->path, "/a?b.pem");
+  EXPECT_EQ(encoded->sign_delay_ms, 0u);
 }
 
-TEST(SoftLocationTest, BadValuesAreTypedBadUri) {
-  for (const char* bad :
-       {"k.pem?sign-delay-ms=10001", "k.pem?sign-delay-ms=99999", "k.pem?sign-delay-ms=4294967396",
-        "k.pem?sign-delay-ms=-1", "k.pem?sign-delay-ms=+5", "k.pem?sign-delay-ms= 5",
-        "k.pem?sign-delay-ms=0x10", "k.pem?sign-delay-ms=1.5",
-        "k.pem?sign-delay-ms=", "k.pem?sign-delay-ms", "k.pem?", "k.pem?sign-delay-ms=1&",
-        "k.pem?sign-delay-ms=1&sign-delay-ms=2", "k.pem?sign-delay=5", "k.pem?SIGN-DELAY-MS=5",
-        "?sign-delay-ms=5", ""}) {
-    auto loc = ParseSoftLocation(bad);
-    EXPECT_FALSE(loc.ok()) << bad;
-    EXPECT_EQ(HsmErrorOf(loc.status()), HsmError::kBadUri) << bad;
-    EXPECT_EQ(loc.status().code(), StatusCode::kInvalidArgument) << bad;
+TEST(SoftUriDelayTest, BadValuesAreTypedBadUri) {
+  for (const char* bad : {"k.pem?sign-delay-ms=10001",
+                          "k.pem?sign-delay-ms=99999",
+                          "k.pem?sign-delay-ms=4294967396",
+                          "k.pem?sign-delay-ms=-1",
+                          "k.pem?sign-delay-ms=+5",
+                          "k.pem?sign-delay-ms= 5",
+                          "k.pem?sign-delay-ms=0x10",
+                          "k.pem?sign-delay-ms=1.5",
+                          "k.pem?sign-delay-ms=",
+                          "k.pem?sign-delay-ms",
+                          "k.pem?",
+                          "k.pem?sign-delay-ms=1&",
+                          "k.pem?&sign-delay-ms=1",
+                          "k.pem?sign-delay-ms=1&&",
+                          "k.pem?sign-delay-ms=1&sign-delay-ms=2",
+                          "k.pem?sign-delay=5",
+                          "k.pem?SIGN-DELAY-MS=5",
+                          "?sign-delay-ms=5",
+                          "",
+                          "k.pem?sign-delay-ms=abc"}) {
+    auto uri = ParseKeyUri(std::string("soft:") + bad);
+    EXPECT_FALSE(uri.ok()) << bad;
+    EXPECT_EQ(HsmErrorOf(uri.status()), HsmError::kBadUri) << bad;
+    EXPECT_EQ(uri.status().code(), StatusCode::kInvalidArgument) << bad;
   }
-  EXPECT_EQ(ParseError("k.pem?sign-delay-ms=abc"), HsmError::kBadUri);
 }
 
-TEST_F(SoftSignDelayTest, BadDelayRefusesEveryOperationAndWritesNothing) {
+TEST_F(SoftSignDelayTest, BadDelayIsRefusedAtOpenAndWritesNothing) {
   auto store = OpenKeyStore("soft:" + Pem() + "?sign-delay-ms=10001", {.allow_insecure = true});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  KeyStore& ks = **store;
-  EXPECT_EQ(HsmErrorOf(ks.CreateKey(false)), HsmError::kBadUri);
-  EXPECT_EQ(HsmErrorOf(ks.InitCounter()), HsmError::kBadUri);
-  EXPECT_EQ(HsmErrorOf(ks.PublicKeyDer().status()), HsmError::kBadUri);
-  EXPECT_EQ(HsmErrorOf(ks.SignDigest(Digest{}).status()), HsmError::kBadUri);
-  EXPECT_EQ(HsmErrorOf(ks.ReadCounter().status()), HsmError::kBadUri);
-  EXPECT_EQ(HsmErrorOf(ks.IncrementCounter().status()), HsmError::kBadUri);
-  EXPECT_NE(ks.PublicKeyDer().status().message().find("sign-delay-ms"), std::string::npos)
-      << ks.PublicKeyDer().status().ToString();
-  EXPECT_TRUE(ks.insecure());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(HsmErrorOf(store.status()), HsmError::kBadUri);
+  EXPECT_NE(store.status().message().find("sign-delay-ms"), std::string::npos)
+      << store.status().ToString();
   EXPECT_FALSE(std::filesystem::exists(Pem()));
   EXPECT_FALSE(std::filesystem::exists(Pem() + "?sign-delay-ms=10001"));
 }
