@@ -29,20 +29,26 @@ Result<std::string> LoadApplianceCertificate(const ServerConfig& config,
   return std::move(*bytes);
 }
 
-Result<audit::ChainTip> StoredChainTip(store::BatchWriter& writer) {
-  audit::ChainTip tip = audit::ChainTip::Genesis();
-  Status s = writer.RunOnWriter([&tip](store::Store& db) -> Status {
+Result<std::optional<v1::SignedEnvelope>> NewestBlockHeader(store::BatchWriter& writer) {
+  std::optional<v1::SignedEnvelope> out;
+  Status s = writer.RunOnWriter([&out](store::Store& db) -> Status {
     TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
     if (!last) return Status::Ok();
     v1::SignedEnvelope envelope;
     if (!envelope.ParseFromString(last->header)) {
       return DataLoss("database " + db.path() + ": the newest audit block does not parse");
     }
-    TESSERA_ASSIGN_OR_RETURN(tip, audit::TipAfter(envelope));
+    out = std::move(envelope);
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  return tip;
+  return out;
+}
+
+Result<audit::ChainTip> StoredChainTip(store::BatchWriter& writer) {
+  TESSERA_ASSIGN_OR_RETURN(std::optional<v1::SignedEnvelope> newest, NewestBlockHeader(writer));
+  if (!newest) return audit::ChainTip::Genesis();
+  return audit::TipAfter(*newest);
 }
 
 Status SealQueuedEvents(store::BatchWriter& writer) {

@@ -42,6 +42,10 @@ Result<std::unique_ptr<AuditSealer>> StartAudit(const ServerConfig& config, hsm:
                                                 store::BatchWriter& writer, const Clock& clock,
                                                 const std::vector<StartEvent>& first);
 
+// The signed header of the newest stored audit block (nullopt for an empty chain), read on
+// the writer. Errors: the store's; kDataLoss when it does not parse.
+Result<std::optional<tessera::v1::SignedEnvelope>> NewestBlockHeader(store::BatchWriter& writer);
+
 // Commits an empty unit and waits: seals whatever appliance events are queued.
 Status SealQueuedEvents(store::BatchWriter& writer);
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "server/audit_startup.h"
 #include "server/time/db_counter_record.h"
 #include "tessera/v1/audit.pb.h"
 
@@ -28,24 +29,19 @@ Status StoreCounterRecord::Save(uint64_t value) {
 
 Result<trust::Floor> StoredTimeFloor(store::BatchWriter& writer) {
   trust::Floor floor;
-  Status s = writer.RunOnWriter([&floor](store::Store& db) -> Status {
-    TESSERA_ASSIGN_OR_RETURN(std::optional<store::BlockRecord> last, db.LastBlock());
-    if (!last) return Status::Ok();
-    v1::SignedEnvelope envelope;
-    v1::BlockHeader header;
-    if (!envelope.ParseFromString(last->header) || !header.ParseFromString(envelope.payload())) {
-      return DataLoss("database " + db.path() + ": the newest audit block does not parse");
-    }
-    const int64_t ms =
-        header.has_time_high_water_ms() ? header.time_high_water_ms() : header.wall_time_ms();
-    floor.time = FromUnixMillis(ms);
-    if (header.has_tpm_clock()) {
-      const v1::TpmClock& c = header.tpm_clock();
-      floor.tpm = hsm::ClockTuple{c.clock_ms(), c.reset_count(), c.restart_count(), c.safe()};
-    }
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
+  TESSERA_ASSIGN_OR_RETURN(std::optional<v1::SignedEnvelope> newest, NewestBlockHeader(writer));
+  if (!newest) return floor;
+  v1::BlockHeader header;
+  if (!header.ParseFromString(newest->payload())) {
+    return DataLoss("the newest audit block's header does not parse");
+  }
+  const int64_t ms =
+      header.has_time_high_water_ms() ? header.time_high_water_ms() : header.wall_time_ms();
+  floor.time = FromUnixMillis(ms);
+  if (header.has_tpm_clock()) {
+    const v1::TpmClock& c = header.tpm_clock();
+    floor.tpm = hsm::ClockTuple{c.clock_ms(), c.reset_count(), c.restart_count(), c.safe()};
+  }
   return floor;
 }
 
