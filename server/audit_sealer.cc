@@ -171,11 +171,6 @@ void AuditSealer::Committed(bool ok) {
   last_time_ms_ = p.block->trusted_time_ms();
 }
 
-bool AuditSealer::has_queued() const {
-  std::lock_guard lock(mu_);
-  return !queued_.empty();
-}
-
 std::shared_ptr<const CommittedBlock> AuditSealer::last() const {
   std::lock_guard lock(mu_);
   return last_;

@@ -79,8 +79,6 @@ class AuditSealer : public store::BlockSealer {
   // unit to the writer so that a block is sealed soon.
   void QueueApplianceEvent(tessera::v1::AuditEventKind kind, std::string detail,
                            std::string actor = {});
-  // True while appliance events wait for a block.
-  bool has_queued() const;
   // The block of the most recent committed batch that had events (null before the first).
   std::shared_ptr<const CommittedBlock> last() const;
   // The counter value later blocks carry (after an advance at export or stop).

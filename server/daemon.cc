@@ -19,8 +19,10 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/system_clock.h"
@@ -245,19 +247,19 @@ struct ServeParts {
 int Serve(const ServerConfig& config, engine::Engine engine, store::BatchWriter& writer,
           const ServeParts& parts);
 
-// The database's lock for this process (server/database_lock.h). Null, after logging, when
-// another process holds it; a lock file that cannot be created is only a warning (the store
-// then reports what is wrong with the location).
-std::unique_ptr<DatabaseLock> LockDatabase(const std::string& database) {
+// The database's lock for this process (server/database_lock.h). Nullopt, after logging,
+// when another process holds it; a lock file that cannot be created is only a warning (the
+// store then reports what is wrong with the location).
+std::optional<DatabaseLock> LockDatabase(const std::string& database) {
   auto lock = DatabaseLock::Acquire(database);
-  if (lock.ok()) return std::make_unique<DatabaseLock>(std::move(*lock));
+  if (lock.ok()) return std::move(*lock);
   if (lock.status().code() == StatusCode::kFailedPrecondition) {
     Log(LogLevel::kError, "store_failed",
         {{"database", database}, {"error", lock.status().ToString()}});
-    return nullptr;
+    return std::nullopt;
   }
   Log(LogLevel::kWarn, "database_lock_unavailable", {{"error", lock.status().ToString()}});
-  return std::make_unique<DatabaseLock>(DatabaseLock::Unlocked());
+  return DatabaseLock::Unlocked();
 }
 
 // The appliance's trust state for one run (docs/TRUST.md): the rollback guard over the
@@ -273,6 +275,7 @@ struct Trust {
   std::mutex mu;
   AuditSealer* jump_sink = nullptr;      // guarded by mu
   std::vector<std::string> early_jumps;  // guarded by mu
+  store::BatchWriter* writer = nullptr;
 
   // Queues outside `mu`: QueueApplianceEvent reads the clock, which may report a jump and
   // come back here.
@@ -287,16 +290,27 @@ struct Trust {
       sink = jump_sink;
       if (sink == nullptr) early_jumps.push_back(jump.Describe());
     }
-    if (sink != nullptr) sink->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, jump.Describe());
+    if (sink != nullptr) SealJump(*sink, jump.Describe());
+  }
+  // The jumps seen so far, for the first block.
+  std::vector<std::string> TakeEarlyJumps() {
+    std::lock_guard lock(mu);
+    return std::exchange(early_jumps, {});
   }
   void AttachSealer() {
-    std::vector<std::string> early;
+    std::vector<std::string> late;  // seen while the first block was being sealed
     {
       std::lock_guard lock(mu);
       jump_sink = sealer.get();
-      early.swap(early_jumps);
+      late.swap(early_jumps);
     }
-    for (const std::string& d : early) sealer->QueueApplianceEvent(tessera::v1::CLOCK_JUMP, d);
+    for (const std::string& d : late) SealJump(*sealer, d);
+  }
+  // Queues the jump for the next block and commits an empty unit, so it is sealed now
+  // rather than with the next client request.
+  void SealJump(AuditSealer& sink, const std::string& detail) {
+    sink.QueueApplianceEvent(tessera::v1::CLOCK_JUMP, detail);
+    if (writer->writable()) writer->Submit(store::Unit{}, [](const Status&, std::uint64_t) {});
   }
 };
 
@@ -306,6 +320,7 @@ struct Trust {
 Result<std::unique_ptr<Trust>> StartTrust(const ServerConfig& config, const IdentityKey& key,
                                           store::BatchWriter& writer) {
   auto t = std::make_unique<Trust>();
+  t->writer = &writer;
   std::vector<StartEvent> first;
   first.push_back({tessera::v1::APPLIANCE_STARTED, "tesserad " TESSERA_VERSION " started", ""});
   uint64_t counter = 0;
@@ -337,6 +352,7 @@ Result<std::unique_ptr<Trust>> StartTrust(const ServerConfig& config, const Iden
   t->clock = std::make_unique<trust::TrustedTime>(trust::RealSources(key.store.get()), floor,
                                                   trust::TrustedTimeOptions{}, observer);
   (void)t->clock->Now();  // a clock set back across the restart shows here
+  for (std::string& d : t->TakeEarlyJumps()) first.push_back({tessera::v1::CLOCK_JUMP, d, ""});
   if (key.store) {
     TESSERA_ASSIGN_OR_RETURN(t->sealer, StartAudit(config, *key.store, key.appliance_id, counter,
                                                    writer, *t->clock, first));
@@ -351,8 +367,7 @@ void FinishTrust(Trust& t, store::BatchWriter& writer) {
   if (t.sealer && !writer.writable()) {
     Log(LogLevel::kError, "audit_stop_failed",
         {{"error", "the database cannot be written: APPLIANCE_STOPPED is not sealed"}});
-  }
-  if (t.sealer && writer.writable()) {
+  } else if (t.sealer) {
     t.sealer->QueueApplianceEvent(tessera::v1::APPLIANCE_STOPPED, "orderly stop");
     Status sealed = SealQueuedEvents(writer);
     if (!sealed.ok()) Log(LogLevel::kError, "audit_stop_failed", {{"error", sealed.ToString()}});
@@ -522,12 +537,10 @@ int AcceptRollback(const ServerConfig& config, const std::string& actor) {
   }
   clock = std::make_unique<trust::TrustedTime>(trust::RealSources(key->store.get()), *floor);
   const uint64_t device = verdict->device_value.value_or(0);
-  const std::string detail =
-      "rollback accepted from " +
-      (verdict->database_value ? Str(*verdict->database_value) : std::string("none")) + " to " +
-      Str(device) + " by " + actor;
-  auto started = StartAudit(config, *key->store, key->appliance_id, device, writer, *clock,
-                            {{tessera::v1::ROLLBACK_ACCEPTED, detail, actor}});
+  auto started =
+      StartAudit(config, *key->store, key->appliance_id, device, writer, *clock,
+                 {{tessera::v1::ROLLBACK_ACCEPTED,
+                   trust::DescribeAcceptance(verdict->database_value, device, actor), actor}});
   if (!started.ok()) {
     Log(LogLevel::kError, "accept_rollback_failed",
         {{"error", started.status().ToString()}, {"detail", "nothing was accepted"}});

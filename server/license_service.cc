@@ -94,10 +94,6 @@ asio::awaitable<void> LicenseService::ExpiryLoop() {
   while (!stopped_) {
     engine_.ExpireDue(clock_.Now());
     PersistEvents();
-    // Appliance events (a clock jump) go into a block even when nothing else happens.
-    if (sealer_ != nullptr && sealer_->has_queued() && writer_.writable()) {
-      writer_.Submit(store::Unit{}, [](const tessera::Status&, std::uint64_t) {});
-    }
     MaybeResync();
     TimePoint now = clock_.Now();
     Duration wait = kMaxExpiryInterval;

@@ -56,6 +56,11 @@ std::string CounterBehindExplanation(uint64_t database, uint64_t device) {
 
 }  // namespace
 
+std::string DescribeAcceptance(std::optional<uint64_t> from, uint64_t to, std::string_view actor) {
+  return "rollback accepted from " + (from ? std::to_string(*from) : std::string("none")) + " to " +
+         std::to_string(to) + " by " + std::string(actor);
+}
+
 Status ValidateActor(std::string_view actor) {
   if (actor.empty()) return InvalidArgument("rollback acceptance needs an actor name");
   if (actor.size() > kMaxActorLength) {
@@ -170,9 +175,7 @@ Result<RollbackAcceptance> RollbackGuard::AcceptRollback(std::string_view actor)
   a.from = v.database_value;
   a.to = device;
   a.actor = std::string(actor);
-  a.description = "rollback accepted from " +
-                  (a.from ? std::to_string(*a.from) : std::string("none")) + " to " +
-                  std::to_string(device) + " by " + a.actor;
+  a.description = DescribeAcceptance(a.from, a.to, a.actor);
   return a;
 }
 

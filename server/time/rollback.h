@@ -74,6 +74,9 @@ struct RollbackAcceptance {
   std::string description;
 };
 
+// "rollback accepted from 41 to 57 by alice" ("from none" when the database had no value).
+std::string DescribeAcceptance(std::optional<uint64_t> from, uint64_t to, std::string_view actor);
+
 // An acceptance's actor: 1 to 256 bytes, no control characters.
 // Errors: InvalidArgument naming the problem.
 Status ValidateActor(std::string_view actor);
